@@ -1,0 +1,64 @@
+/* cmd_kv.c — kvwall kv: how many bytes of KV cache a context costs. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cmds.h"
+#include "kvw_model.h"
+#include "out.h"
+#include "scenario.h"
+
+static const kvw_opt opts[] = {
+	KVW_OPTS_MODEL,
+	{ "ctx", KVW_OPT_LONG, KVW_ARG(ctx), "8192", 1, 1L << 24, "context length in tokens" },
+	KVW_OPTS_OUTPUT,
+	KVW_OPT_END,
+};
+
+static const char *attn_name(const kvw_arch *a)
+{
+	static const char *const n[] = { "MHA", "GQA", "MQA", "MLA" };
+	return n[a->attn];
+}
+
+static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
+{
+	kvw_setup *s = calloc(1, sizeof *s);
+	if (!s)
+		return kvw_fail(d, KVW_ESYS, "out of memory");
+	kvw_out o;
+	kvw_out_init(&o, "kvwall.kv/1");
+	kvw_err err = kvw_setup_model(a, s, d);
+	if (err)
+		goto out;
+	const kvw_arch *m = &s->arch;
+	const kvw_kvfmt *f = &s->sc.kv;
+	double L = (double)a->ctx, per_gpu = kvw_kv_bytes(m, f, L);
+	int sliding = 0;
+	for (int g = 0; g < m->n_groups; g++)
+		sliding += m->groups[g].window > 0 ? m->groups[g].count : 0;
+	snprintf(o.title, sizeof o.title, "KV cache of %s at %ld tokens", m->name, a->ctx);
+	kvw_setup_describe(s, &o, false);
+	kvw_out_field(&o, "attention_kind", "attention kind", NULL, json_string(attn_name(m)));
+	kvw_out_field(&o, "layers", "layers", NULL, json_integer(m->n_layers));
+	kvw_out_field(&o, "sliding_window_layers", "sliding-window layers", NULL, json_integer(sliding));
+	kvw_out_field(&o, "kv_heads_per_gpu", "KV heads per GPU", NULL, json_integer(kvw_kv_heads_per_gpu(m, f->tp)));
+	kvw_out_field(&o, "kv_bytes_per_layer_per_token", "KV bytes / layer / token", "%.6g",
+	              kvw_num(kvw_kv_bytes_per_token_layer(m, f)));
+	kvw_out_field(&o, "kv_bytes_per_token", "KV bytes / token", "%.6g", kvw_num(kvw_kv_bytes_per_token(m, f)));
+	kvw_out_field(&o, "ctx", "context (tokens)", NULL, json_integer(a->ctx));
+	kvw_out_field(&o, "kv_bytes_total", "KV bytes at context (per GPU)", "%.6g", kvw_num(per_gpu));
+	kvw_out_field(&o, "kv_bytes_total_all_gpus", "KV bytes at context (all GPUs)", "%.6g",
+	              kvw_num(per_gpu * f->tp));
+	kvw_out_note(&o, "per GPU under tensor parallelism %d; heads replicate when tp > KV heads; "
+	             "MLA latents are held whole by every rank; sliding-window layers hold min(L, W) tokens", f->tp);
+	err = kvw_out_emit(&o, a, argc, argv, d);
+out:
+	kvw_out_free(&o);
+	free(s);
+	return err;
+}
+
+const kvw_cmd kvw_cmd_kv = {
+	"kv", "(--model M | --config PATH) [--ctx N] [--kv-dtype D] [--tp T]",
+	"KV cache bytes per token, per layer and for a context", opts, 0, run,
+};

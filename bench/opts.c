@@ -1,0 +1,132 @@
+/* opts.c — the one option parser (see opts.h).
+ *
+ * Numbers are parsed strictly: the whole text must be a number, finite,
+ * and inside the option's range; "--name=value" and "--name value" both
+ * work.  Errors name the option and the offending text.
+ */
+#include "opts.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const kvw_opt *lookup(const kvw_opt *t, const char *name, size_t len)
+{
+	for (; t->name; t++)
+		if (strlen(t->name) == len && strncmp(t->name, name, len) == 0)
+			return t;
+	return NULL;
+}
+
+static kvw_err set_value(const kvw_opt *o, const char *text, kvw_args *a, kvw_diag *d)
+{
+	char *base = (char *)a + o->offset, *end = NULL;
+	errno = 0;
+	switch (o->type) {
+	case KVW_OPT_STR:
+		if (!*text)
+			return kvw_fail(d, KVW_EUSAGE, "--%s needs a non-empty value", o->name);
+		*(const char **)base = text;
+		return KVW_OK;
+	case KVW_OPT_LONG: {
+		long long v = strtoll(text, &end, 10);
+		if (!*text || *end || errno)
+			return kvw_fail(d, KVW_EUSAGE, "--%s: '%s' is not a whole number", o->name, text);
+		if ((double)v < o->lo || (double)v > o->hi)
+			return kvw_fail(d, KVW_EUSAGE, "--%s: %s is outside [%.0f, %.0f]", o->name, text, o->lo, o->hi);
+		*(long *)base = (long)v;
+		return KVW_OK;
+	}
+	case KVW_OPT_DBL: {
+		double v = strtod(text, &end);
+		if (!*text || *end || errno || !isfinite(v))
+			return kvw_fail(d, KVW_EUSAGE, "--%s: '%s' is not a finite number", o->name, text);
+		if (v < o->lo || v > o->hi)
+			return kvw_fail(d, KVW_EUSAGE, "--%s: %s is outside [%g, %g]", o->name, text, o->lo, o->hi);
+		*(double *)base = v;
+		return KVW_OK;
+	}
+	case KVW_OPT_FLAG:
+		*(bool *)base = true;
+		return KVW_OK;
+	}
+	return KVW_EUSAGE;
+}
+
+static kvw_err defaults(const kvw_opt *t, kvw_args *a, kvw_diag *d)
+{
+	for (; t->name; t++) {
+		kvw_err err = t->def ? set_value(t, t->def, a, d) : KVW_OK;
+		if (err)
+			return err;
+	}
+	return KVW_OK;
+}
+
+kvw_err kvw_opts_parse(const kvw_opt *table, int max_positional, int argc, char **argv,
+                       kvw_args *args, kvw_diag *d)
+{
+	memset(args, 0, sizeof *args);
+	kvw_err err = defaults(table, args, d);
+	if (err)
+		return err;
+	for (int i = 1; i < argc; i++) {
+		const char *s = argv[i];
+		if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
+			args->help = true;
+			continue;
+		}
+		if (strncmp(s, "--", 2) != 0 || s[2] == '\0') {
+			if (args->n_positional >= max_positional)
+				return kvw_fail(d, KVW_EUSAGE, "unexpected argument '%s'", s);
+			args->positional[args->n_positional++] = s;
+			continue;
+		}
+		const char *name = s + 2, *eq = strchr(name, '=');
+		size_t len = eq ? (size_t)(eq - name) : strlen(name);
+		const kvw_opt *o = lookup(table, name, len);
+		if (!o)
+			return kvw_fail(d, KVW_EUSAGE, "unknown option '--%.*s' for '%s' (see kvwall help %s)",
+			                (int)len, name, argv[0], argv[0]);
+		if (kvw_opts_seen(args, o->name))
+			return kvw_fail(d, KVW_EUSAGE, "--%s given twice", o->name);
+		const char *val = NULL;
+		if (o->type == KVW_OPT_FLAG) {
+			if (eq)
+				return kvw_fail(d, KVW_EUSAGE, "--%s takes no value", o->name);
+		} else if (eq) {
+			val = eq + 1;
+		} else if (i + 1 < argc) {
+			val = argv[++i];
+		} else {
+			return kvw_fail(d, KVW_EUSAGE, "--%s needs a value", o->name);
+		}
+		if ((err = set_value(o, val, args, d)))
+			return err;
+		if (args->n_seen < KVW_MAX_SEEN)
+			args->seen[args->n_seen++] = o->name;
+	}
+	return KVW_OK;
+}
+
+bool kvw_opts_seen(const kvw_args *args, const char *name)
+{
+	for (int i = 0; i < args->n_seen; i++)
+		if (strcmp(args->seen[i], name) == 0)
+			return true;
+	return false;
+}
+
+void kvw_opts_help(const kvw_opt *t, FILE *f)
+{
+	for (; t->name; t++) {
+		char lhs[64];
+		const char *meta = t->type == KVW_OPT_STR ? " TEXT" : t->type == KVW_OPT_FLAG ? "" : " N";
+		snprintf(lhs, sizeof lhs, "--%s%s", t->name, meta);
+		fprintf(f, "  %-22s %s", lhs, t->help);
+		if (t->def && t->type != KVW_OPT_FLAG)
+			fprintf(f, " [default %s]", t->def);
+		fputc('\n', f);
+	}
+}

@@ -1,0 +1,54 @@
+/* opts.h — command-line options as tables read by one parser.
+ *
+ * Every command declares a table of kvw_opt rows (name, type, where the
+ * value goes in kvw_args, default, range, help); kvw_opts_parse fills a
+ * kvw_args from argv and kvw_opts_help prints the same table as help.
+ */
+#ifndef KVW_OPTS_H
+#define KVW_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "kvw_err.h"
+
+#define KVW_MAX_POSITIONAL 8
+#define KVW_MAX_SEEN 48
+
+/* Every option of every command; a command's table names the ones it takes. */
+typedef struct kvw_args {
+	const char *model, *config, *hw, *link, *profile, *kv_dtype, *dtype;
+	const char *output, *catalog, *weight_dtype;
+	long ctx, tp, max_ctx, min_ctx, batch, ctx_steps, bw_steps;
+	double tflops, gbps, alpha_us, efficiency, hbm_gbps, overhead_us;
+	double compute_slowdown, copy_slowdown, bw_min, bw_max;
+	bool json, csv, layerwise, non_causal, help;
+	const char *positional[KVW_MAX_POSITIONAL];
+	int n_positional;
+	const char *seen[KVW_MAX_SEEN]; /* names of options given on the command line */
+	int n_seen;
+} kvw_args;
+
+typedef enum kvw_opt_type { KVW_OPT_STR, KVW_OPT_LONG, KVW_OPT_DBL, KVW_OPT_FLAG } kvw_opt_type;
+
+typedef struct kvw_opt {
+	const char *name;  /* without the leading "--"; NULL ends a table */
+	kvw_opt_type type;
+	size_t offset;     /* of the field in kvw_args */
+	const char *def;   /* default as text, NULL: none (or false) */
+	double lo, hi;     /* inclusive range of numbers */
+	const char *help;
+} kvw_opt;
+
+#define KVW_OPT_END { NULL, KVW_OPT_FLAG, 0, NULL, 0, 0, NULL }
+#define KVW_ARG(field) offsetof(kvw_args, field)
+
+/* Fills args from the defaults, then argv (argv[0] is the command name).
+ * max_positional bounds the positional arguments.  --help sets args->help. */
+kvw_err kvw_opts_parse(const kvw_opt *table, int max_positional, int argc, char **argv,
+                       kvw_args *args, kvw_diag *d);
+bool kvw_opts_seen(const kvw_args *args, const char *name);
+void kvw_opts_help(const kvw_opt *table, FILE *f);
+
+#endif

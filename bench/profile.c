@@ -1,0 +1,179 @@
+/* profile.c — reading kvwall.profile/1 (see profile.h).  Every part is
+ * validated: a malformed record, link or curve point is an error naming
+ * where it is, never silently skipped. */
+#include "profile.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvw_config.h"
+#include "record.h"
+
+#define SCHEMA "kvwall.profile/1"
+
+static bool pos_num(const json_t *o, const char *key, double *out)
+{
+	const json_t *v = json_object_get(o, key);
+	if (!json_is_number(v) || !isfinite(json_number_value(v)) || json_number_value(v) <= 0)
+		return false;
+	*out = json_number_value(v);
+	return true;
+}
+
+static kvw_err read_results(const json_t *arr, kvw_profile *p, kvw_diag *d)
+{
+	if (!arr)
+		return KVW_OK;
+	if (!json_is_array(arr))
+		return kvw_fail(d, KVW_EINPUT, "'results' must be an array");
+	size_t i;
+	const json_t *j;
+	json_array_foreach(arr, i, j) {
+		kvw_record r;
+		if (kvw_record_from_json(j, &r, d)) {
+			char where[32];
+			snprintf(where, sizeof where, "results[%zu]", i);
+			return kvw_prefix(d, KVW_EINPUT, where);
+		}
+		p->n_results++;
+		p->n_ok += r.status == KVW_ST_OK;
+		p->n_skipped += r.status == KVW_ST_SKIPPED;
+		p->n_failed += r.status == KVW_ST_FAILED;
+	}
+	return KVW_OK;
+}
+
+static kvw_err read_links(const json_t *arr, kvw_profile *p, kvw_diag *d)
+{
+	if (!arr)
+		return KVW_OK;
+	if (!json_is_array(arr))
+		return kvw_fail(d, KVW_EINPUT, "'links' must be an array");
+	size_t i;
+	const json_t *j;
+	json_array_foreach(arr, i, j) {
+		if (p->n_links == KVW_PROFILE_MAX_LINKS)
+			return kvw_fail(d, KVW_EINPUT, "more than %d links", KVW_PROFILE_MAX_LINKS);
+		kvw_profile_link *l = &p->links[p->n_links];
+		const char *name = json_string_value(json_object_get(j, "name"));
+		const char *kind = json_string_value(json_object_get(j, "class"));
+		double gbps, alpha_us = 0;
+		const json_t *a = json_object_get(j, "alpha_us");
+		if (!name || !*name || !pos_num(j, "bandwidth_GBps", &gbps)
+		    || (a && (!json_is_number(a) || !(json_number_value(a) >= 0) || !isfinite(json_number_value(a)))))
+			return kvw_fail(d, KVW_EINPUT, "links[%zu] needs \"name\", a positive \"bandwidth_GBps\" "
+			                "and \"alpha_us\" >= 0", i);
+		if (a)
+			alpha_us = json_number_value(a);
+		snprintf(l->name, sizeof l->name, "%s", name);
+		snprintf(l->kind, sizeof l->kind, "%s", kind ? kind : "");
+		l->link = (kvw_link){ .alpha_s = alpha_us * 1e-6, .bw = gbps * 1e9 };
+		if (!pos_num(j, "fit_r2", &l->fit_r2))
+			l->fit_r2 = NAN;
+		p->n_links++;
+	}
+	return KVW_OK;
+}
+
+static kvw_err read_curve(const json_t *arr, const char *what, kvw_curve *c, kvw_diag *d)
+{
+	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > KVW_MAX_CURVE)
+		return kvw_fail(d, KVW_EINPUT, "prefill.%s must be an array of 1 to %d points", what, KVW_MAX_CURVE);
+	c->n = 0;
+	size_t i;
+	const json_t *j;
+	json_array_foreach(arr, i, j) {
+		double t, tf;
+		if (!pos_num(j, "tokens", &t) || !pos_num(j, "tflops", &tf))
+			return kvw_fail(d, KVW_EINPUT, "prefill.%s[%zu] needs positive \"tokens\" and \"tflops\"", what, i);
+		if (c->n && t <= c->pt[c->n - 1].tokens)
+			return kvw_fail(d, KVW_EINPUT, "prefill.%s[%zu]: tokens must increase", what, i);
+		c->pt[c->n++] = (kvw_curve_pt){ t, tf * 1e12 };
+	}
+	return KVW_OK;
+}
+
+static kvw_err read_prefill(const json_t *pf, kvw_profile *p, kvw_diag *d)
+{
+	if (!pf)
+		return KVW_OK;
+	kvw_err err;
+	if ((err = read_curve(json_object_get(pf, "gemm"), "gemm", &p->compute.gemm, d))
+	    || (err = read_curve(json_object_get(pf, "attention"), "attention", &p->compute.attn, d)))
+		return err;
+	const json_t *ov = json_object_get(pf, "overhead_us");
+	if (ov && (!json_is_number(ov) || !(json_number_value(ov) >= 0) || !isfinite(json_number_value(ov))))
+		return kvw_fail(d, KVW_EINPUT, "prefill.overhead_us must be a number >= 0");
+	p->compute.overhead_s = ov ? json_number_value(ov) * 1e-6 : 0;
+	const char *m = json_string_value(json_object_get(pf, "model"));
+	snprintf(p->prefill_model, sizeof p->prefill_model, "%s", m ? m : "");
+	p->has_prefill = true;
+	return KVW_OK;
+}
+
+static kvw_err read_misc(const json_t *root, kvw_profile *p, kvw_diag *d)
+{
+	const json_t *hbm = json_object_get(root, "hbm"), *in = json_object_get(root, "interference");
+	double x;
+	if (hbm && pos_num(hbm, "copy_GBps", &x))
+		p->hbm_bw = x * 1e9;
+	p->compute_slowdown = p->copy_slowdown = 1.0;
+	if (in) {
+		if (!pos_num(in, "compute_slowdown", &p->compute_slowdown) || !pos_num(in, "copy_slowdown", &p->copy_slowdown)
+		    || p->compute_slowdown < 1 || p->copy_slowdown < 1)
+			return kvw_fail(d, KVW_EINPUT, "interference needs compute_slowdown and copy_slowdown >= 1");
+	}
+	const json_t *gpus = json_object_get(json_object_get(root, "host"), "gpus");
+	const char *g = json_string_value(json_object_get(json_array_get(gpus, 0), "name"));
+	snprintf(p->gpu, sizeof p->gpu, "%s", g ? g : "");
+	const char *label = json_string_value(json_object_get(root, "label"));
+	snprintf(p->label, sizeof p->label, "%s", label ? label : "");
+	p->example = json_is_true(json_object_get(root, "example"));
+	return KVW_OK;
+}
+
+static kvw_err parse(const json_t *root, kvw_profile *p, kvw_diag *d)
+{
+	const char *schema = json_string_value(json_object_get(root, "schema"));
+	if (!json_is_object(root) || !schema)
+		return kvw_fail(d, KVW_EINPUT, "not a kvwall profile (no \"schema\")");
+	if (strcmp(schema, SCHEMA) != 0)
+		return kvw_fail(d, KVW_EINPUT, "schema '%s' is not %s", schema, SCHEMA);
+	kvw_err err;
+	if ((err = read_results(json_object_get(root, "results"), p, d))
+	    || (err = read_links(json_object_get(root, "links"), p, d))
+	    || (err = read_prefill(json_object_get(root, "prefill"), p, d)))
+		return err;
+	return read_misc(root, p, d);
+}
+
+kvw_err kvw_profile_load(const char *path, kvw_profile *p, kvw_diag *d)
+{
+	memset(p, 0, sizeof *p);
+	snprintf(p->path, sizeof p->path, "%s", path);
+	char *buf;
+	size_t len;
+	kvw_err err = kvw_read_file(path, 1u << 26, &buf, &len, d);
+	if (err)
+		return err;
+	json_error_t jerr;
+	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(buf);
+	if (!root)
+		return kvw_fail(d, KVW_EINPUT, "%s: malformed JSON at line %d column %d: %s",
+		                path, jerr.line, jerr.column, jerr.text);
+	err = parse(root, p, d);
+	json_decref(root);
+	return err ? kvw_prefix(d, err, path) : KVW_OK;
+}
+
+const kvw_profile_link *kvw_profile_find_link(const kvw_profile *p, const char *name)
+{
+	for (int i = 0; i < p->n_links; i++)
+		if (strcmp(p->links[i].name, name) == 0)
+			return &p->links[i];
+	return NULL;
+}

@@ -1,0 +1,56 @@
+/* profile.h — profile.json, schema "kvwall.profile/1": everything measured
+ * on one node (or one cluster run).
+ *
+ *   {"schema": "kvwall.profile/1",
+ *    "tool": {"name": "kvwall", "version": "..."},
+ *    "label": "...", "example": false,           example: hand-written, not measured
+ *    "created_utc": "...", "command": "...",
+ *    "host": {"hostname": ..., "gpus": [{"name", "driver", "cuda"}], ...},
+ *    "topology": {...},                           (netprobe issue)
+ *    "results": [record, ...],                    see record.h
+ *    "links": [{"name", "class": "host|peer|network", "alpha_us",
+ *               "bandwidth_GBps", "points", "fit_r2"}],
+ *    "prefill": {"model", "dtype", "overhead_us",
+ *                "gemm": [{"tokens", "tflops"}], "attention": [{"tokens", "tflops"}]},
+ *    "hbm": {"copy_GBps", "read_GBps", ...},
+ *    "interference": {"compute_slowdown", "copy_slowdown"}}
+ * Links are alpha + s / B fits of size sweeps; prefill curves are achieved
+ * TFLOP/s of one GPU versus tokens, GEMM and attention apart.
+ */
+#ifndef KVW_PROFILE_H
+#define KVW_PROFILE_H
+
+#include <stdbool.h>
+
+#include "kvw_err.h"
+#include "kvw_model.h"
+
+#define KVW_PROFILE_MAX_LINKS 64
+
+typedef struct kvw_profile_link {
+	char name[KVW_NAME_LEN];
+	char kind[16];
+	kvw_link link;
+	double fit_r2; /* NAN when not given */
+} kvw_profile_link;
+
+typedef struct kvw_profile {
+	char path[512];
+	char label[256];
+	bool example;
+	char gpu[KVW_NAME_LEN]; /* first GPU's name, "" when none */
+	int n_results, n_ok, n_skipped, n_failed;
+	int n_links;
+	kvw_profile_link links[KVW_PROFILE_MAX_LINKS];
+	bool has_prefill;
+	char prefill_model[KVW_NAME_LEN];
+	kvw_compute compute; /* valid when has_prefill */
+	double hbm_bw;       /* bytes/s of the copy kernel, 0 when absent */
+	double compute_slowdown, copy_slowdown; /* 1 when absent */
+} kvw_profile;
+
+kvw_err kvw_profile_load(const char *path, kvw_profile *p, kvw_diag *d);
+/* NULL when the profile has no link of that name. */
+const kvw_profile_link *kvw_profile_find_link(const kvw_profile *p, const char *name);
+
+#endif

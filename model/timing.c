@@ -1,0 +1,103 @@
+/* timing.c — recompute and transfer times.
+ *
+ * Recompute(L) = overhead + sum over layers of
+ *                linear_flops(L) / (tp * R_gemm(L)) + attn_flops(L) / (tp * R_attn(L))
+ * where R(L) is the achieved FLOP/s of one GPU at L tokens (spec peak x
+ * efficiency, or a measured prefill curve) and the tp GPUs of a tensor-
+ * parallel group each do 1/tp of the work.
+ *
+ * Transfer, bulk:       alpha + KV_bytes(L) / B        (each GPU sends its own
+ *                                                        shard over its own link)
+ * Transfer, layer-wise: layer i computes for c_i, then sends x_i = alpha +
+ * bytes_i / B; sends are serial on the link and start when both the layer is
+ * computed and the previous send is done.  With send i ending at e_i:
+ *     e_i = max(e_{i-1}, C_i) + x_i,   C_i = c_1 + ... + c_i
+ * the exposed time is e_n - C_n.  For n identical layers this is
+ *     x                       when x <= c   (every send hides under the next layer)
+ *     x + (n - 1)(x - c)      when x >  c   (the link is the bottleneck)
+ * Concurrent compute and copy slow each other down; c_i and x_i are scaled
+ * by the measured slowdowns (>= 1).
+ */
+#include "kvw_model.h"
+
+#include <math.h>
+
+double kvw_curve_at(const kvw_curve *c, double tokens)
+{
+	if (c->n == 0)
+		return c->constant;
+	if (c->n == 1 || tokens <= c->pt[0].tokens)
+		return c->pt[0].flops;
+	if (tokens >= c->pt[c->n - 1].tokens)
+		return c->pt[c->n - 1].flops;
+	int i = 1;
+	while (c->pt[i].tokens < tokens)
+		i++;
+	const kvw_curve_pt *p = &c->pt[i - 1], *q = &c->pt[i];
+	double t = (log(tokens) - log(p->tokens)) / (log(q->tokens) - log(p->tokens));
+	return p->flops + t * (q->flops - p->flops);
+}
+
+double kvw_pipeline_exposed(int n, const double *c, const double *x)
+{
+	double computed = 0, sent = 0;
+	for (int i = 0; i < n; i++) {
+		computed += c[i];
+		sent = fmax(sent, computed) + x[i];
+	}
+	return sent - computed;
+}
+
+double kvw_pipeline_exposed_uniform(int n, double c, double x)
+{
+	return x + (n - 1) * fmax(0.0, x - c);
+}
+
+/* compute seconds of one layer of group g (one GPU, no overhead) */
+static double group_compute_s(const kvw_scenario *s, int g, double L, double rg, double ra)
+{
+	const kvw_arch *a = s->arch;
+	return (kvw_group_linear_flops(a, g, L) / rg
+	        + kvw_group_attn_flops(a, g, L, s->causal) / ra) / s->kv.tp;
+}
+
+double kvw_recompute_s(const kvw_scenario *s, double L)
+{
+	if (L <= 0)
+		return 0;
+	double rg = kvw_curve_at(&s->compute.gemm, L), ra = kvw_curve_at(&s->compute.attn, L);
+	double t = s->compute.overhead_s;
+	for (int g = 0; g < s->arch->n_groups; g++)
+		t += s->arch->groups[g].count * group_compute_s(s, g, L, rg, ra);
+	return t;
+}
+
+static double layerwise_s(const kvw_scenario *s, double L)
+{
+	const kvw_arch *a = s->arch;
+	double rg = kvw_curve_at(&s->compute.gemm, L), ra = kvw_curve_at(&s->compute.attn, L);
+	double per_tok = kvw_kv_bytes_per_token_layer(a, &s->kv);
+	double cg[KVW_MAX_GROUPS], xg[KVW_MAX_GROUPS];
+	for (int g = 0; g < a->n_groups; g++) {
+		cg[g] = group_compute_s(s, g, L, rg, ra) * s->compute_slowdown;
+		xg[g] = (s->link.alpha_s + per_tok * kvw_tokens_held(a->groups[g].window, L) / s->link.bw)
+			* s->copy_slowdown;
+	}
+	if (a->n_groups == 1)
+		return kvw_pipeline_exposed_uniform(a->n_layers, cg[0], xg[0]);
+	double c[KVW_MAX_LAYERS], x[KVW_MAX_LAYERS];
+	for (int i = 0; i < a->n_layers; i++) {
+		c[i] = cg[a->layer_group[i]];
+		x[i] = xg[a->layer_group[i]];
+	}
+	return kvw_pipeline_exposed(a->n_layers, c, x);
+}
+
+double kvw_transfer_s(const kvw_scenario *s, double L)
+{
+	if (L <= 0)
+		return 0;
+	if (s->layerwise)
+		return layerwise_s(s, L);
+	return s->link.alpha_s + kvw_kv_bytes(s->arch, &s->kv, L) / s->link.bw;
+}
