@@ -113,13 +113,17 @@ static void render_human(const kvw_out *o, FILE *f)
 				w[c] = l > w[c] ? l : w[c];
 			}
 		fputc('\n', f);
-		for (int c = 0; c < o->n_cols; c++)
-			fprintf(f, "%s%*s", c ? "  " : "", w[c], o->cols[c].label);
+		json_t *first = json_array_get(o->rows, 0);
+		for (int c = 0; c < o->n_cols; c++) {
+			bool left = json_is_string(json_array_get(first, (size_t)c));
+			fprintf(f, "%s%*s", c ? "  " : "", left ? -w[c] : w[c], o->cols[c].label);
+		}
 		fputc('\n', f);
 		json_array_foreach(o->rows, r, row) {
 			for (int c = 0; c < o->n_cols; c++) {
-				render_value(buf, sizeof buf, json_array_get(row, (size_t)c), o->cols[c].fmt, true);
-				fprintf(f, "%s%*s", c ? "  " : "", w[c], buf);
+				const json_t *v = json_array_get(row, (size_t)c);
+				render_value(buf, sizeof buf, v, o->cols[c].fmt, true);
+				fprintf(f, "%s%*s", c ? "  " : "", json_is_string(v) ? -w[c] : w[c], buf);
 			}
 			fputc('\n', f);
 		}
