@@ -97,7 +97,7 @@ kvw_err kvw_opts_parse(const kvw_opt *table, int max_positional, int argc, char 
 				return kvw_fail(d, KVW_EUSAGE, "--%s takes no value", o->name);
 		} else if (eq) {
 			val = eq + 1;
-		} else if (i + 1 < argc) {
+		} else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
 			val = argv[++i];
 		} else {
 			return kvw_fail(d, KVW_EUSAGE, "--%s needs a value", o->name);

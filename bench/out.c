@@ -79,13 +79,25 @@ void kvw_out_row(kvw_out *o, json_t *const *values)
 
 static void render_value(char *buf, size_t cap, const json_t *v, const char *fmt, bool human)
 {
+	/* arrays render as their elements joined */
 	if (json_is_integer(v))
 		snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
 	else if (json_is_real(v))
 		snprintf(buf, cap, human && fmt ? fmt : "%.10g", json_real_value(v));
 	else if (json_is_string(v))
 		snprintf(buf, cap, "%s", json_string_value(v));
-	else if (json_is_boolean(v))
+	else if (json_is_array(v) && json_array_size(v) > 0) {
+		size_t used = 0, i;
+		const json_t *e;
+		buf[0] = '\0';
+		json_array_foreach(v, i, e) {
+			char one[64];
+			render_value(one, sizeof one, e, fmt, human);
+			used += (size_t)snprintf(buf + used, used < cap ? cap - used : 0, "%s%s", i ? (human ? ", " : ";") : "", one);
+			if (used >= cap)
+				break;
+		}
+	} else if (json_is_boolean(v))
 		snprintf(buf, cap, "%s", json_is_true(v) ? (human ? "yes" : "true") : (human ? "no" : "false"));
 	else
 		snprintf(buf, cap, "%s", human ? "-" : "");
@@ -98,7 +110,7 @@ static void render_human(const kvw_out *o, FILE *f)
 		fprintf(f, "%s\n", o->title);
 	for (int i = 0; i < o->n_fields; i++) {
 		render_value(buf, sizeof buf, o->fields[i].value, o->fields[i].fmt, true);
-		fprintf(f, "  %-30s %s\n", o->fields[i].label, buf);
+		fprintf(f, "  %-34s %s\n", o->fields[i].label, buf);
 	}
 	if (o->table_key && o->n_cols) {
 		int w[KVW_OUT_MAX_COLS];

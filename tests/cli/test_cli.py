@@ -1,1 +1,210 @@
-import sys; sys.exit(0)
+#!/usr/bin/env python3
+"""CLI tests of the real kvwall binary.
+
+- golden: each command's output compared with tests/golden/<name>.txt
+  (JSON compared without the host facts and argv, which vary by machine;
+  the catalog path is replaced by <catalog>).  `--update` rewrites them.
+- facts: the values the issue names, checked directly (crossover root,
+  JSON keys, exit codes).
+- bad input: every case exits with its documented code, prints exactly
+  one line on stderr naming the problem, nothing on stdout, and leaves no
+  file behind when --output was given.
+
+usage: test_cli.py KVWALL [--update]
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+GOLDEN = os.path.join(ROOT, "tests", "golden")
+PROFILE = os.path.join(ROOT, "tests", "data", "example-profile.json")
+KVWALL = sys.argv[1]
+UPDATE = "--update" in sys.argv
+CATALOG = os.environ.get("KVWALL_CATALOG", os.path.join(ROOT, "model", "catalog"))
+
+passed = failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what, file=sys.stderr)
+
+
+def run(*args):
+    p = subprocess.run([KVWALL, *args], capture_output=True, text=True, cwd=ROOT)
+    return p.returncode, p.stdout, p.stderr
+
+
+def normalize(text, is_json):
+    text = text.replace(CATALOG, "<catalog>").replace(ROOT + "/", "")
+    if not is_json:
+        return text
+    doc = json.loads(text)
+    doc.pop("host", None)
+    doc.pop("argv", None)
+    return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+
+
+GOLDENS = {
+    "kv_llama3_70b": ["kv", "--model", "llama-3-70b", "--ctx", "131072"],
+    "kv_deepseek_tp8": ["kv", "--model", "deepseek-v3", "--ctx", "32768", "--tp", "8", "--json"],
+    "kv_gemma2_int4": ["kv", "--model", "gemma-2-9b", "--ctx", "8192", "--kv-dtype", "int4", "--csv"],
+    "crossover_analytic": ["crossover", "--model", "llama-3-8b", "--tflops", "1000", "--gbps", "1", "--json"],
+    "crossover_h100_ndr": ["crossover", "--model", "llama-3-70b", "--hw", "h100-sxm", "--link", "ib-ndr"],
+    "crossover_profile_layerwise": ["crossover", "--model", "llama-2-7b", "--profile", PROFILE,
+                                    "--link", "tcp_loopback", "--layerwise", "--json"],
+    "split_roce": ["split", "--model", "llama-3-70b", "--ctx", "32768", "--hw", "h100-sxm",
+                   "--link", "roce-100", "--json"],
+    "sweep_mistral": ["sweep", "--model", "mistral-7b", "--hw", "h100-sxm", "--link", "eth-100",
+                      "--csv", "--ctx-steps", "3", "--bw-steps", "3"],
+    "models": ["models", "--csv"],
+    "hw": ["hw", "--csv"],
+}
+
+
+def test_goldens():
+    os.makedirs(GOLDEN, exist_ok=True)
+    for name, args in GOLDENS.items():
+        rc, out, err = run(*args)
+        check(rc == 0 and err == "", f"{name}: rc {rc}, stderr {err!r}")
+        if rc != 0:
+            continue
+        got = normalize(out, "--json" in args)
+        path = os.path.join(GOLDEN, name + ".txt")
+        if UPDATE:
+            with open(path, "w") as f:
+                f.write(got)
+            continue
+        want = open(path).read() if os.path.exists(path) else None
+        check(got == want, f"{name}: output differs from {path} (rerun with --update if intended)")
+
+
+def test_facts():
+    rc, out, _ = run("crossover", "--model", "llama-3-8b", "--tflops", "1000", "--gbps", "1", "--json")
+    d = json.loads(out)
+    # hand-derived in tests/unit/test_model.c: L + 1 = 500,000 - 53,248
+    check(d["crossover_tokens"] == 446751, f"crossover_tokens {d['crossover_tokens']}")
+    check(d["regime"] == "recompute_below_crossover", d["regime"])
+    check(d["schema"] == "kvwall.crossover/1" and "version" in d and "host" in d and "argv" in d, "envelope")
+    for row in d["rows"]:
+        check(set(row) >= {"ctx", "recompute_s", "transfer_s"}, "row keys")
+    rc, out, _ = run("crossover", "--model", "llama-3-8b", "--tflops", "400", "--gbps", "50", "--json")
+    d = json.loads(out)
+    check(d["crossover_tokens"] is None and d["regime"] == "transfer_always_wins", "no crossover at 50 GB/s")
+    rc, out, _ = run("kv", "--model", "llama-3-70b", "--ctx", "1000", "--json")
+    d = json.loads(out)
+    check(d["kv_bytes_per_token"] == 327680 and d["kv_bytes_total"] == 327680000
+          and d["kv_bytes_per_layer_per_token"] == 4096, "kv fields")
+    rc, out, _ = run("split", "--model", "llama-3-8b", "--ctx", "1000", "--tflops", "1000", "--gbps", "1", "--json")
+    d = json.loads(out)
+    check(903 <= d["best_prefix_tokens"] <= 904, f"best prefix {d['best_prefix_tokens']}")
+    check(d["split_s"] < min(d["recompute_s"], d["transfer_s"]), "split beats both")
+    rc, out, _ = run("--version")
+    check(rc == 0 and out.startswith("kvwall "), "--version")
+    for cmd in ("kv", "crossover", "split", "sweep", "models", "hw"):
+        rc, out, _ = run("help", cmd)
+        check(rc == 0 and "usage: kvwall " + cmd in out, f"help {cmd}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "x.csv")
+        rc, out, _ = run("sweep", "--model", "llama-3-8b", "--tflops", "500", "--csv", "--output", path)
+        check(rc == 0 and out == "" and open(path).read().startswith("ctx,bandwidth_gbps"), "--output")
+        check(os.listdir(tmp) == ["x.csv"], "no temporary files left")
+
+
+BAD_CONFIG = '{"num_hidden_layers": 4, "hidden_size": 512'
+MISSING_FIELD = '{"hidden_size": 512, "num_attention_heads": 8, "vocab_size": 10, "intermediate_size": 64}'
+BAD_PROFILE = '{"schema": "kvwall.profile/1", "results": [{"probe": "x", "status": "sideways"}]}'
+
+# (args, exit code, text the one-line message must contain)
+BAD = [
+    (["nosuchcmd"], 1, "unknown command"),
+    (["kv"], 1, "no model"),
+    (["kv", "--model", "nope"], 1, "unknown model 'nope'"),
+    (["kv", "--model", "llama-3-8b", "--bogus"], 1, "unknown option '--bogus'"),
+    (["kv", "--model", "llama-3-8b", "--ctx"], 1, "--ctx needs a value"),
+    (["kv", "--model", "llama-3-8b", "--ctx", "0"], 1, "--ctx"),
+    (["kv", "--model", "llama-3-8b", "--ctx", "-5"], 1, "--ctx"),
+    (["kv", "--model", "llama-3-8b", "--ctx", "nan"], 1, "--ctx"),
+    (["kv", "--model", "llama-3-8b", "--ctx", "1e99"], 1, "--ctx"),
+    (["kv", "--model", "llama-3-8b", "--ctx", "99999999999999999999"], 1, "--ctx"),
+    (["kv", "--model", "llama-3-8b", "--ctx", "12abc"], 1, "--ctx"),
+    (["kv", "--model", "llama-3-8b", "--ctx", "5", "--ctx", "6"], 1, "given twice"),
+    (["kv", "--model", "llama-3-70b", "--tp", "3"], 1, "--tp 3"),
+    (["kv", "--model", "llama-3-8b", "--tp", "0"], 1, "--tp"),
+    (["kv", "--model", "llama-3-8b", "--kv-dtype", "fp32"], 1, "fp32"),
+    (["kv", "--model", "llama-3-8b", "--kv-dtype", "int3"], 1, "int3"),
+    (["kv", "--model", "llama-3-8b", "--config", "x.json"], 1, "not both"),
+    (["kv", "--config", "/nonexistent/config.json"], 1, "cannot open /nonexistent/config.json"),
+    (["kv", "--config", "@BAD_CONFIG"], 1, "malformed JSON"),
+    (["kv", "--config", "@MISSING_FIELD"], 1, "num_hidden_layers"),
+    (["kv", "--model", "llama-3-8b", "--json", "--csv"], 1, "--json and --csv"),
+    (["crossover", "--model", "llama-3-8b", "--tflops", "500"], 1, "no link"),
+    (["crossover", "--model", "llama-3-8b", "--gbps", "50"], 1, "no compute rate"),
+    (["crossover", "--model", "llama-3-8b", "--tflops", "0", "--gbps", "5"], 1, "--tflops"),
+    (["crossover", "--model", "llama-3-8b", "--tflops", "inf", "--gbps", "5"], 1, "--tflops"),
+    (["crossover", "--model", "llama-3-8b", "--tflops", "-1", "--gbps", "5"], 1, "--tflops"),
+    (["crossover", "--model", "llama-3-8b", "--tflops", "500", "--gbps", "1e7"], 1, "--gbps"),
+    (["crossover", "--model", "llama-3-8b", "--tflops", "500", "--gbps", "5", "--efficiency", "1.5"], 1, "--efficiency"),
+    (["crossover", "--model", "llama-3-8b", "--hw", "nope", "--link", "ib-ndr"], 1, "unknown GPU 'nope'"),
+    (["crossover", "--model", "llama-3-8b", "--hw", "h100-sxm", "--link", "nope"], 1, "unknown link 'nope'"),
+    (["crossover", "--model", "llama-3-8b", "--hw", "a100-sxm", "--dtype", "fp8", "--link", "ib-ndr"], 1, "no fp8 peak"),
+    (["crossover", "--model", "llama-3-8b", "--hw", "h100-sxm", "--tflops", "5", "--link", "ib-ndr"], 1, "not both"),
+    (["crossover", "--model", "llama-3-8b", "--tflops", "5", "--link", "ib-ndr", "--gbps", "3"], 1, "not both"),
+    (["crossover", "--model", "llama-3-8b", "--tflops", "5", "--alpha-us", "3", "--link", "ib-ndr"], 1, "--alpha-us"),
+    (["crossover", "--model", "llama-3-8b", "--tflops", "5", "--gbps", "3", "--min-ctx", "10", "--max-ctx", "5"], 1, "--min-ctx"),
+    (["crossover", "--model", "llama-3-8b", "--profile", "/nonexistent.json"], 1, "cannot open /nonexistent.json"),
+    (["crossover", "--model", "llama-3-8b", "--profile", "@BAD_CONFIG"], 1, "malformed JSON"),
+    (["crossover", "--model", "llama-3-8b", "--profile", "@MISSING_FIELD"], 1, "not a kvwall profile"),
+    (["crossover", "--model", "llama-3-8b", "--profile", "@BAD_PROFILE"], 1, "results[0]"),
+    (["crossover", "--model", "llama-3-8b", "--profile", PROFILE], 1, "no link"),
+    (["crossover", "--model", "llama-3-8b", "--profile", PROFILE, "--link", "tcp_loopback",
+      "--efficiency", "0.5"], 1, "--efficiency"),
+    (["split", "--model", "llama-3-8b", "--tflops", "5", "--gbps", "3"], 1, "--ctx"),
+    (["sweep", "--model", "llama-3-8b", "--tflops", "5", "--ctx-steps", "4096", "--bw-steps", "4096"], 1, "grid"),
+    (["sweep", "--model", "llama-3-8b", "--tflops", "5", "--gbps", "3"], 1, "--gbps"),
+    (["help", "nope"], 1, "unknown command"),
+]
+
+
+def test_bad_input():
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {"@BAD_CONFIG": BAD_CONFIG, "@MISSING_FIELD": MISSING_FIELD, "@BAD_PROFILE": BAD_PROFILE}
+        paths = {}
+        for key, text in files.items():
+            paths[key] = os.path.join(tmp, key[1:] + ".json")
+            with open(paths[key], "w") as f:
+                f.write(text)
+        outdir = os.path.join(tmp, "out")
+        os.mkdir(outdir)
+        for args, code, needle in BAD:
+            args = [paths.get(a, a) for a in args]
+            target = os.path.join(outdir, "result.json")
+            rc, out, err = run(*args, "--output", target) if args[0] not in ("nosuchcmd", "help") else run(*args)
+            lines = err.strip("\n").split("\n")
+            check(rc == code, f"{args}: exit {rc}, want {code}")
+            check(len(lines) == 1 and needle in err, f"{args}: stderr {err!r} should be one line with {needle!r}")
+            check(out == "", f"{args}: wrote to stdout on error")
+            check(os.listdir(outdir) == [], f"{args}: left {os.listdir(outdir)} behind")
+        # a write that fails is a system error (exit 2), with nothing left behind
+        rc, out, err = run("kv", "--model", "llama-3-8b", "--output", "/nonexistent-dir/x.json")
+        check(rc == 2 and "cannot create" in err and err.count("\n") == 1, f"unwritable output: {rc} {err!r}")
+
+
+def main():
+    test_goldens()
+    test_facts()
+    test_bad_input()
+    print(f"test_cli: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
