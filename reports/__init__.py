@@ -1,0 +1,1 @@
+"""kvwall reports: results directory -> tables (and, with the report issue, HTML + plots)."""

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# run.sh — the whole test suite, from a fresh checkout (README: "Tests").
+#   1. installs what is missing (scripts/deps.sh test)
+#   2. Release build with gcc, -Werror; prints the sweep benchmark (not a test)
+#   3. unit, CLI golden and bad-input tests (ctest)
+#   4. the same under clang with AddressSanitizer + UndefinedBehaviorSanitizer,
+#      plus the libFuzzer target on the config parser for KVW_FUZZ_SECONDS
+# GPU tests (with the probe issues) skip with a reason where there is no GPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+
+scripts/deps.sh test
+
+echo "== Release build (gcc, -Werror)" >&2
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DKVW_WERROR=ON | grep -A12 "kvwall .* configuration"
+cmake --build build -j "$jobs"
+echo "== benchmark (informational, not a test)" >&2
+./build/bench_sweep
+
+echo "== tests, Release" >&2
+ctest --test-dir build --output-on-failure
+
+echo "== tests under ASan + UBSan, with the fuzzer (clang)" >&2
+CC=clang CXX=clang++ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKVW_WERROR=ON \
+  -DKVW_SANITIZE=ON -DKVW_FUZZ=ON -DKVW_FUZZ_SECONDS="${KVW_FUZZ_SECONDS:-30}" >/dev/null
+cmake --build build-asan -j "$jobs"
+ctest --test-dir build-asan --output-on-failure
