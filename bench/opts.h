@@ -13,17 +13,17 @@
 
 #include "kvw_err.h"
 
-#define KVW_MAX_POSITIONAL 8
+#define KVW_MAX_POSITIONAL 32
 #define KVW_MAX_SEEN 48
 
 /* Every option of every command; a command's table names the ones it takes. */
 typedef struct kvw_args {
 	const char *model, *config, *hw, *link, *profile, *kv_dtype, *dtype;
-	const char *output, *catalog, *weight_dtype;
+	const char *output, *catalog, *weight_dtype, *out_dir;
 	long ctx, tp, max_ctx, min_ctx, batch, ctx_steps, bw_steps;
 	double tflops, gbps, alpha_us, efficiency, hbm_gbps, overhead_us;
 	double compute_slowdown, copy_slowdown, bw_min, bw_max;
-	bool json, csv, layerwise, non_causal, help;
+	bool json, csv, layerwise, non_causal, help, list, quick;
 	const char *positional[KVW_MAX_POSITIONAL];
 	int n_positional;
 	const char *seen[KVW_MAX_SEEN]; /* names of options given on the command line */

@@ -17,6 +17,11 @@
 
 #include "kvw_err.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+
 typedef enum kvw_status { KVW_ST_OK, KVW_ST_SKIPPED, KVW_ST_FAILED } kvw_status;
 
 typedef struct kvw_tstats {
@@ -42,5 +47,9 @@ const char *kvw_status_name(kvw_status s);
 json_t *kvw_record_to_json(const kvw_record *r);
 /* Validates and converts; errors name the field. */
 kvw_err kvw_record_from_json(const json_t *j, kvw_record *r, kvw_diag *d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,6 +9,11 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+
 typedef enum kvw_err {
 	KVW_OK = 0,
 	KVW_EUSAGE,      /* bad option, bad number, unknown name       -> exit 1 */
@@ -34,5 +39,9 @@ kvw_err kvw_fail(kvw_diag *d, kvw_err err, const char *fmt, ...)
 
 /* Prepends "prefix: " to d->msg (e.g. a file name) and returns err. */
 kvw_err kvw_prefix(kvw_diag *d, kvw_err err, const char *prefix);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 group=${1:-build}
-build_pkgs=(cmake make gcc g++ pkg-config libjansson-dev python3)
+build_pkgs=(cmake make gcc g++ pkg-config libjansson-dev libbenchmark-dev python3)
 test_pkgs=("${build_pkgs[@]}" clang libclang-rt-dev)
 case "$group" in
   build) want=("${build_pkgs[@]}") ;;

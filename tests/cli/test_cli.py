@@ -109,9 +109,27 @@ def test_facts():
     check(d["split_s"] < min(d["recompute_s"], d["transfer_s"]), "split beats both")
     rc, out, _ = run("--version")
     check(rc == 0 and out.startswith("kvwall "), "--version")
-    for cmd in ("kv", "crossover", "split", "sweep", "models", "hw"):
+    for cmd in ("kv", "crossover", "split", "sweep", "models", "hw", "probe"):
         rc, out, _ = run("help", cmd)
         check(rc == 0 and "usage: kvwall " + cmd in out, f"help {cmd}")
+    rc, out, _ = run("probe", "--list")
+    check(rc == 0 and "null" in out and "host_memcpy" in out, "probe --list")
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, out, err = run("probe", "null", "host_memcpy", "--quick", "--out", tmp)
+        check(rc == 0, f"probe null host_memcpy: {rc} {err}")
+        prof = json.load(open(os.path.join(tmp, "profile.json")))
+        check(prof["schema"] == "kvwall.profile/1" and prof["example"] is False, "probe profile schema")
+        probes = {r["probe"]: r for r in prof["results"]}
+        check(set(probes) == {"null", "host_memcpy"}, f"probe records {set(probes)}")
+        mc = probes["host_memcpy"]
+        check(mc["status"] == "ok" and mc["gbps"] > 0 and mc["verify"]["wrong"] == 0
+              and mc["verify"]["checked"] == mc["bytes"], "host_memcpy verified")
+        t = mc["time_s"]
+        check(t["min"] <= t["median"] <= t["p90"] <= t["max"], "time statistics ordered")
+        # the profile the probes wrote is what --profile reads
+        rc, out, err = run("crossover", "--model", "llama-3-8b", "--profile", os.path.join(tmp, "profile.json"),
+                           "--hw", "h100-sxm", "--link", "ib-ndr", "--json")
+        check(rc == 0, f"--profile of a probe run: {err}")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "x.csv")
         rc, out, _ = run("sweep", "--model", "llama-3-8b", "--tflops", "500", "--csv", "--output", path)
@@ -171,6 +189,8 @@ BAD = [
     (["sweep", "--model", "llama-3-8b", "--tflops", "5", "--ctx-steps", "4096", "--bw-steps", "4096"], 1, "grid"),
     (["sweep", "--model", "llama-3-8b", "--tflops", "5", "--gbps", "3"], 1, "--gbps"),
     (["help", "nope"], 1, "unknown command"),
+    (["probe", "nope"], 1, "unknown probe 'nope'"),
+    (["probe", "--quick", "--bogus"], 1, "unknown option '--bogus'"),
 ]
 
 

@@ -1,0 +1,247 @@
+/* cmd_probe.c — kvwall probe: run probes, write profile.json.
+ *
+ *   kvwall probe --list
+ *   kvwall probe [NAME...] [--quick] [--out DIR] [--model M] [--json | --csv]
+ *
+ * A probe that cannot run here is recorded as skipped with the reason and
+ * does not change the exit code.  A probe that fails is recorded as failed
+ * with the reason; the run goes on and exits 3 if data was verified wrong,
+ * else 2.  DIR/profile.json is written whole at the end.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cmds.h"
+#include "host.h"
+#include "kvw_config.h"
+#include "kvw_gpu.h"
+#include "out.h"
+#include "probe.h"
+#include "scenario.h"
+
+static const kvw_opt opts[] = {
+	{ "list", KVW_OPT_FLAG, KVW_ARG(list), NULL, 0, 0, "list the probes and whether they can run here" },
+	{ "quick", KVW_OPT_FLAG, KVW_ARG(quick), NULL, 0, 0, "fewer sizes and repetitions (about a minute on one GPU node)" },
+	{ "out", KVW_OPT_STR, KVW_ARG(out_dir), NULL, 0, 0, "write DIR/profile.json (the directory is created)" },
+	{ "model", KVW_OPT_STR, KVW_ARG(model), "llama-3-8b", 0, 0, "model whose layer shapes the prefill probe runs" },
+	{ "config", KVW_OPT_STR, KVW_ARG(config), NULL, 0, 0, "Hugging Face config.json for the prefill probe" },
+	KVW_OPTS_OUTPUT,
+	KVW_OPT_END,
+};
+
+static const char *need_names(unsigned needs, char *buf, size_t cap)
+{
+	static const char *const names[] = { "cuda", "2 gpus", "nccl", "rdma", "mpi" };
+	size_t used = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < 5; i++)
+		if (needs & (1u << i))
+			used += (size_t)snprintf(buf + used, used < cap ? cap - used : 0, "%s%s", used ? ", " : "", names[i]);
+	return used ? buf : "-";
+}
+
+static kvw_err list(const kvw_args *a, int argc, char **argv, kvw_diag *d)
+{
+	int n;
+	const kvw_probe *const *p = kvw_probes(&n, d);
+	if (!p)
+		return KVW_ESYS;
+	kvw_out o;
+	kvw_out_init(&o, "kvwall.probes/1");
+	snprintf(o.title, sizeof o.title, "Probes");
+	kvw_out_table(&o, "probes");
+	kvw_out_col(&o, "name", "name", NULL);
+	kvw_out_col(&o, "needs", "needs", NULL);
+	kvw_out_col(&o, "here", "here", NULL);
+	kvw_out_col(&o, "summary", "measures", NULL);
+	for (int i = 0; i < n; i++) {
+		char needs[64];
+		const char *why = p[i]->unavailable();
+		json_t *row[] = { json_string(p[i]->name), json_string(need_names(p[i]->needs, needs, sizeof needs)),
+		                  json_string(why ? why : "runs"), json_string(p[i]->summary) };
+		kvw_out_row(&o, row);
+	}
+	kvw_err err = kvw_out_emit(&o, a, argc, argv, d);
+	kvw_out_free(&o);
+	return err;
+}
+
+/* Runs one probe; returns the exit severity it adds (0, 2 or 3). */
+static int run_one(const kvw_probe *p, kvw_probe_run *r, kvw_diag *d)
+{
+	const char *why = p->unavailable();
+	kvw_record rec = kvw_record_new(p->name, "");
+	if (why) {
+		rec.status = KVW_ST_SKIPPED;
+		snprintf(rec.reason, sizeof rec.reason, "%s", why);
+		fprintf(stderr, "kvwall probe: %-12s skipped: %s\n", p->name, why);
+		return kvw_probe_emit(r, &rec, d) ? 2 : 0;
+	}
+	fprintf(stderr, "kvwall probe: %-12s running\n", p->name);
+	int first = r->n_records;
+	void *state = NULL;
+	kvw_diag pd = { "" };
+	kvw_err err = p->setup ? p->setup(r, &state, &pd) : KVW_OK;
+	if (!err)
+		err = p->run(r, state, &pd);
+	if (p->teardown)
+		p->teardown(state);
+	int sev = 0;
+	for (int i = first; i < r->n_records; i++)
+		if (r->records[i].status == KVW_ST_FAILED)
+			sev = r->records[i].wrong > 0 ? 3 : (sev > 2 ? sev : 2);
+	if (err) {
+		rec.status = KVW_ST_FAILED;
+		snprintf(rec.reason, sizeof rec.reason, "%s", pd.msg[0] ? pd.msg : kvw_strerror(err));
+		fprintf(stderr, "kvwall probe: %-12s failed: %s\n", p->name, rec.reason);
+		kvw_probe_emit(r, &rec, d);
+		int e = kvw_exit_code(err);
+		sev = e > sev ? e : sev;
+	}
+	return sev;
+}
+
+static json_t *new_profile(int argc, char **argv)
+{
+	json_t *p = json_object(), *tool = json_object(), *host = kvw_host_facts();
+	char stamp[32], cmd[2048] = "kvwall";
+	time_t now = time(NULL);
+	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	size_t used = strlen(cmd);
+	for (int i = 0; i < argc && used < sizeof cmd; i++)
+		used += (size_t)snprintf(cmd + used, sizeof cmd - used, " %s", argv[i]);
+	json_object_set_new(p, "schema", json_string("kvwall.profile/1"));
+	json_object_set_new(tool, "name", json_string("kvwall"));
+	json_object_set_new(tool, "version", json_string(KVW_VERSION));
+	json_object_set_new(p, "tool", tool);
+	json_object_set_new(p, "label", json_string("measured by kvwall probe"));
+	json_object_set_new(p, "example", json_false());
+	json_object_set_new(p, "created_utc", json_string(stamp));
+	json_object_set_new(p, "command", json_string(cmd));
+	json_object_set_new(host, "gpus", kvw_gpu_facts());
+	json_object_set_new(p, "host", host);
+	return p;
+}
+
+static void results_table(const kvw_probe_run *r, kvw_out *o)
+{
+	kvw_out_table(o, "results");
+	const char *cols[][3] = {
+		{ "probe", "probe", NULL }, { "variant", "variant", NULL }, { "bytes", "bytes", "%.4g" },
+		{ "median_s", "median s", "%.4g" }, { "stddev_s", "stddev s", "%.2g" }, { "gbps", "GB/s", "%.4g" },
+		{ "tflops", "TFLOP/s", "%.4g" }, { "checked", "checked", NULL }, { "wrong", "wrong", NULL },
+		{ "status", "status", NULL }, { "reason", "reason", NULL },
+	};
+	for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++)
+		kvw_out_col(o, cols[c][0], cols[c][1], cols[c][2]);
+	for (int i = 0; i < r->n_records; i++) {
+		const kvw_record *x = &r->records[i];
+		json_t *row[] = {
+			json_string(x->probe), json_string(x->variant), x->bytes > 0 ? kvw_num(x->bytes) : json_null(),
+			kvw_num(x->time_s.median), kvw_num(x->time_s.stddev), kvw_num(x->gbps), kvw_num(x->tflops),
+			json_integer(x->checked), json_integer(x->wrong), json_string(kvw_status_name(x->status)),
+			x->reason[0] ? json_string(x->reason) : json_null(),
+		};
+		kvw_out_row(o, row);
+	}
+}
+
+static kvw_err write_profile(const char *dir, json_t *profile, kvw_diag *d)
+{
+	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+		return kvw_fail(d, KVW_ESYS, "cannot create %s: %s", dir, strerror(errno));
+	char path[4096];
+	snprintf(path, sizeof path, "%s/profile.json", dir);
+	char *text = json_dumps(profile, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+	if (!text)
+		return kvw_fail(d, KVW_ESYS, "out of memory writing %s", path);
+	size_t len = strlen(text);
+	char *grown = realloc(text, len + 2);
+	if (!grown) {
+		free(text);
+		return kvw_fail(d, KVW_ESYS, "out of memory writing %s", path);
+	}
+	text = grown;
+	memcpy(text + len, "\n", 2);
+	kvw_err err = kvw_write_atomic(path, text, len + 1, d);
+	free(text);
+	return err;
+}
+
+static kvw_err select_probes(const kvw_args *a, const kvw_probe **sel, int *n_sel, kvw_diag *d)
+{
+	int n;
+	const kvw_probe *const *all = kvw_probes(&n, d);
+	if (!all)
+		return KVW_ESYS;
+	*n_sel = 0;
+	if (a->n_positional == 0) {
+		for (int i = 0; i < n; i++)
+			if (strcmp(all[i]->name, "null") != 0)
+				sel[(*n_sel)++] = all[i];
+		return KVW_OK;
+	}
+	for (int i = 0; i < a->n_positional; i++) {
+		const kvw_probe *p = kvw_probe_find(a->positional[i]);
+		if (!p)
+			return kvw_fail(d, KVW_EUSAGE, "unknown probe '%s' (see kvwall probe --list)", a->positional[i]);
+		sel[(*n_sel)++] = p;
+	}
+	return KVW_OK;
+}
+
+static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
+{
+	if (a->list)
+		return list(a, argc, argv, d);
+	const kvw_probe *sel[KVW_MAX_POSITIONAL + 64];
+	int n_sel;
+	kvw_err err = select_probes(a, sel, &n_sel, d);
+	if (err)
+		return err;
+	if (a->catalog)
+		kvw_catalog_set_dir(a->catalog);
+	kvw_probe_run r = { .quick = a->quick, .args = a, .profile = new_profile(argc, argv) };
+	int sev = 0;
+	for (int i = 0; i < n_sel; i++) {
+		int s = run_one(sel[i], &r, d);
+		sev = s > sev ? s : sev;
+	}
+	json_t *results = json_array();
+	for (int i = 0; i < r.n_records; i++)
+		json_array_append_new(results, kvw_record_to_json(&r.records[i]));
+	json_object_set_new(r.profile, "results", results);
+	kvw_out o;
+	kvw_out_init(&o, "kvwall.probe/1");
+	if (a->out_dir && (err = write_profile(a->out_dir, r.profile, d)))
+		goto out;
+	if (a->json) {
+		char *text = json_dumps(r.profile, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+		err = !text ? kvw_fail(d, KVW_ESYS, "out of memory")
+			: a->output ? kvw_write_atomic(a->output, text, strlen(text), d)
+			: (fputs(text, stdout) < 0 || fputc('\n', stdout) < 0) ? kvw_fail(d, KVW_ESYS, "cannot write stdout") : KVW_OK;
+		free(text);
+	} else {
+		snprintf(o.title, sizeof o.title, "Probe results%s%s", a->out_dir ? " -> " : "", a->out_dir ? a->out_dir : "");
+		results_table(&r, &o);
+		err = kvw_out_emit(&o, a, argc, argv, d);
+	}
+	if (!err && sev)
+		err = kvw_fail(d, sev == 3 ? KVW_EVERIFY : KVW_EDRIVER, "some probes failed (see the results)");
+out:
+	kvw_out_free(&o);
+	json_decref(r.profile);
+	free(r.records);
+	return err;
+}
+
+const kvw_cmd kvw_cmd_probe = {
+	"probe", "[NAME...] [--quick] [--out DIR] | --list",
+	"measure this node: HBM, host link, peer, prefill throughput, overlap, KV pack (skipped where the hardware is absent)",
+	opts, KVW_MAX_POSITIONAL, run,
+};

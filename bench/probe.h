@@ -1,0 +1,71 @@
+/* probe.h — the one probe interface.
+ *
+ * A probe measures one thing on real hardware and returns result records
+ * (record.h).  Every probe fills the same operations struct; the registry
+ * checks each entry before the runner uses it.  A probe that lacks what it
+ * needs says why through unavailable() and is recorded as skipped: it never
+ * crashes and never fakes a number.  Probes may also add derived sections
+ * to the profile being built (a link fit, a prefill curve, HBM figures).
+ */
+#ifndef KVW_PROBE_H
+#define KVW_PROBE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "kvw_err.h"
+#include "opts.h"
+#include "record.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum kvw_need {
+	KVW_NEED_NOTHING = 0,
+	KVW_NEED_CUDA = 1u << 0,   /* one CUDA device */
+	KVW_NEED_2GPU = 1u << 1,   /* two CUDA devices */
+	KVW_NEED_NCCL = 1u << 2,
+	KVW_NEED_RDMA = 1u << 3,   /* an RDMA device */
+	KVW_NEED_MPI = 1u << 4,    /* a peer rank */
+};
+
+typedef struct kvw_probe_run {
+	bool quick;            /* a short version: fewer sizes and repetitions */
+	const kvw_args *args;  /* the command line (model for prefill, ...) */
+	json_t *profile;       /* the profile being built; probes add sections */
+	int n_records, cap;
+	kvw_record *records;   /* owned by the runner */
+} kvw_probe_run;
+
+typedef struct kvw_probe {
+	const char *name;
+	const char *summary;
+	unsigned needs;                    /* kvw_need bits, for --list */
+	/* NULL when the probe can run here, else the reason it cannot */
+	const char *(*unavailable)(void);
+	/* optional: state for run(); teardown accepts NULL */
+	kvw_err (*setup)(kvw_probe_run *r, void **state, kvw_diag *d);
+	kvw_err (*run)(kvw_probe_run *r, void *state, kvw_diag *d);
+	void (*teardown)(void *state);
+} kvw_probe;
+
+/* The registry, checked once: unique non-empty names, a summary, run(). */
+const kvw_probe *const *kvw_probes(int *n, kvw_diag *d);
+const kvw_probe *kvw_probe_find(const char *name);
+
+/* Called by probes. */
+kvw_err kvw_probe_emit(kvw_probe_run *r, const kvw_record *rec, kvw_diag *d);
+/* A record for probe/variant with status ok and no numbers yet. */
+kvw_record kvw_record_new(const char *probe, const char *variant);
+/* profile[key], created as an object (or array when array) if absent */
+json_t *kvw_probe_section(kvw_probe_run *r, const char *key, bool array);
+/* Appends a fitted link to profile.links. */
+void kvw_probe_add_link(kvw_probe_run *r, const char *name, const char *klass, double alpha_s,
+                        double bw, int points, double r2);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

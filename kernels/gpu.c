@@ -1,0 +1,52 @@
+/* gpu.c — kvw_gpu.h on the CUDA runtime (C API, no kernels here). */
+#include "kvw_gpu.h"
+
+#include <cuda_runtime_api.h>
+#include <stdio.h>
+
+const char *kvw_gpu_unavailable(int min_devices)
+{
+	static char why[160];
+	int n = 0;
+	cudaError_t e = cudaGetDeviceCount(&n);
+	if (e != cudaSuccess) {
+		snprintf(why, sizeof why, "no CUDA device (%s)", cudaGetErrorString(e));
+		return why;
+	}
+	if (n < min_devices) {
+		snprintf(why, sizeof why, "needs %d CUDA devices, found %d", min_devices, n);
+		return why;
+	}
+	return NULL;
+}
+
+json_t *kvw_gpu_facts(void)
+{
+	json_t *arr = json_array();
+	int n = 0, drv = 0, rt = 0;
+	if (cudaGetDeviceCount(&n) != cudaSuccess)
+		return arr;
+	cudaDriverGetVersion(&drv);
+	cudaRuntimeGetVersion(&rt);
+	for (int i = 0; i < n; i++) {
+		struct cudaDeviceProp p;
+		if (cudaGetDeviceProperties(&p, i) != cudaSuccess)
+			continue;
+		char ver[32], cc[16];
+		json_t *g = json_object();
+		json_object_set_new(g, "index", json_integer(i));
+		json_object_set_new(g, "name", json_string(p.name));
+		snprintf(ver, sizeof ver, "%d.%d", drv / 1000, (drv % 1000) / 10);
+		json_object_set_new(g, "driver_cuda", json_string(ver));
+		snprintf(ver, sizeof ver, "%d.%d", rt / 1000, (rt % 1000) / 10);
+		json_object_set_new(g, "runtime", json_string(ver));
+		json_object_set_new(g, "memory_bytes", json_integer((json_int_t)p.totalGlobalMem));
+		json_object_set_new(g, "sm_count", json_integer(p.multiProcessorCount));
+		snprintf(cc, sizeof cc, "%d.%d", p.major, p.minor);
+		json_object_set_new(g, "cc", json_string(cc));
+		json_object_set_new(g, "l2_bytes", json_integer(p.l2CacheSize));
+		json_object_set_new(g, "pci_bus_id", json_integer(p.pciBusID));
+		json_array_append_new(arr, g);
+	}
+	return arr;
+}

@@ -1,0 +1,113 @@
+/* test_harness.c — the measurement harness without hardware: the link
+ * fit on synthetic sweeps with known alpha and B, the Google Benchmark
+ * shim on operations whose durations the test dictates, and the probe
+ * registry. */
+#include <math.h>
+#include <string.h>
+
+#include "check.h"
+#include "kvw_fit.h"
+#include "kvw_gbench.h"
+#include "probe.h"
+
+static void test_fit(void)
+{
+	double s[19], t[19];
+	int n = 0;
+	/* 4 KiB .. 1 GiB in steps of 2x: t = 10 us + s / 50 GB/s exactly */
+	for (double b = 4096; b <= 1073741824.0; b *= 2, n++) {
+		s[n] = b;
+		t[n] = 10e-6 + b / 50e9;
+	}
+	kvw_linkfit f;
+	CHECK(kvw_fit_link(s, t, n, &f));
+	CHECK_NEAR(f.alpha_s, 10e-6, 1e-9);
+	CHECK_NEAR(f.bw, 50e9, 1e-9);
+	CHECK_NEAR(f.r2, 1.0, 1e-12);
+	CHECK(f.n == n);
+	/* +-1% alternating noise: both parameters within 2% */
+	for (int i = 0; i < n; i++)
+		t[i] *= i % 2 ? 1.01 : 0.99;
+	CHECK(kvw_fit_link(s, t, n, &f));
+	CHECK_NEAR(f.alpha_s, 10e-6, 0.02);
+	CHECK_NEAR(f.bw, 50e9, 0.02);
+	CHECK(f.r2 > 0.99 && f.r2 < 1.0);
+	/* a latency below resolution (negative intercept) is clamped to zero */
+	for (int i = 0; i < n; i++)
+		t[i] = s[i] / 20e9 - 1e-8;
+	CHECK(kvw_fit_link(s, t, n, &f));
+	CHECK(f.alpha_s == 0);
+	CHECK_NEAR(f.bw, 20e9, 0.05);
+	/* too few points, non-positive values */
+	double one[] = { 1 }, bad[] = { -1, 0 };
+	CHECK(!kvw_fit_link(one, one, 1, &f));
+	CHECK(!kvw_fit_link(bad, bad, 2, &f));
+}
+
+typedef struct seq {
+	const double *t;
+	int i;
+} seq;
+
+static double next_time(void *arg)
+{
+	seq *q = arg;
+	return q->t[q->i++];
+}
+
+static void test_gbench(void)
+{
+	/* one iteration per repetition: the statistics are over these five */
+	const double t[] = { 5e-3, 1e-3, 4e-3, 2e-3, 3e-3 };
+	seq q = { t, 0 };
+	kvw_tstats st;
+	kvw_diag d;
+	CHECK(kvw_gbench_measure("test/seq", next_time, &q, 1, 5, &st, &d) == KVW_OK);
+	CHECK(q.i == 5);
+	CHECK_NEAR(st.min, 1e-3, 1e-9);
+	CHECK_NEAR(st.median, 3e-3, 1e-9);
+	CHECK_NEAR(st.p90, 5e-3, 1e-9);            /* nearest rank: ceil(0.9 * 5) = 5th */
+	CHECK_NEAR(st.max, 5e-3, 1e-9);
+	CHECK_NEAR(st.stddev, sqrt(2.5) * 1e-3, 1e-6); /* sample stddev of 1..5 ms */
+	/* two iterations per repetition: each repetition is the mean of its pair */
+	const double u[] = { 1e-3, 3e-3, 2e-3, 2e-3, 10e-3, 2e-3 };
+	seq r = { u, 0 };
+	CHECK(kvw_gbench_measure("test/pairs", next_time, &r, 2, 3, &st, &d) == KVW_OK);
+	CHECK_NEAR(st.min, 2e-3, 1e-9);
+	CHECK_NEAR(st.max, 6e-3, 1e-9);
+	CHECK_NEAR(st.median, 2e-3, 1e-9);
+	/* a failing operation is an error, not a number */
+	const double bad[] = { 1e-3, -1 };
+	seq b = { bad, 0 };
+	CHECK(kvw_gbench_measure("test/fail", next_time, &b, 1, 2, &st, &d) == KVW_EDRIVER);
+	CHECK(kvw_gbench_measure("test/zero", next_time, &b, 0, 2, &st, &d) == KVW_EUSAGE);
+}
+
+static void test_registry(void)
+{
+	int n = 0;
+	kvw_diag d;
+	const kvw_probe *const *p = kvw_probes(&n, &d);
+	CHECK(p != NULL && n >= 2);
+	for (int i = 0; p && i < n; i++)
+		CHECK(kvw_probe_find(p[i]->name) == p[i]);
+	CHECK(kvw_probe_find("null") != NULL && kvw_probe_find("nope") == NULL);
+	kvw_record r = kvw_record_new("x", "y");
+	json_t *j = kvw_record_to_json(&r);
+	kvw_record back;
+	CHECK(kvw_record_from_json(j, &back, &d) == KVW_EINPUT); /* ok without a time is refused */
+	r.time_s.median = 1e-3;
+	r.gbps = 2.5;
+	json_decref(j);
+	j = kvw_record_to_json(&r);
+	CHECK(kvw_record_from_json(j, &back, &d) == KVW_OK && back.gbps == 2.5);
+	json_decref(j);
+}
+
+int main(void)
+{
+	test_fit();
+	test_gbench();
+	test_registry();
+	return check_done("test_harness");
+}
