@@ -99,6 +99,10 @@ static void crossover_fields(const kvw_args *a, const kvw_setup *s, kvw_out *o)
 	kvw_out_field(o, "crossings", "all crossings", NULL, roots);
 	kvw_out_field(o, "search_min_ctx", "searched from", NULL, json_integer(a->min_ctx));
 	kvw_out_field(o, "search_max_ctx", "searched to", NULL, json_integer(a->max_ctx));
+	if (x.n_roots && x.roots[0] < LADDER_FIRST && s->sc.compute.overhead_s == 0)
+		kvw_out_note(o, "a crossover below %d tokens with no fixed prefill overhead: at such lengths launch "
+		             "overheads decide, which a spec sheet does not give (--overhead-us, or a measured profile)",
+		             LADDER_FIRST);
 	double L = (double)a->ctx, r = kvw_recompute_s(&s->sc, L), t = kvw_transfer_s(&s->sc, L);
 	kvw_out_field(o, "ctx", "at context (tokens)", NULL, json_integer(a->ctx));
 	kvw_out_field(o, "kv_bytes", "KV bytes at context", "%.6g", kvw_num(kvw_kv_bytes(&s->arch, &s->sc.kv, L)));

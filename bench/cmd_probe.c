@@ -153,8 +153,9 @@ static void results_table(const kvw_probe_run *r, kvw_out *o)
 
 static kvw_err write_profile(const char *dir, json_t *profile, kvw_diag *d)
 {
-	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-		return kvw_fail(d, KVW_ESYS, "cannot create %s: %s", dir, strerror(errno));
+	kvw_err merr = kvw_mkdir_p(dir, d);
+	if (merr)
+		return merr;
 	char path[4096];
 	snprintf(path, sizeof path, "%s/profile.json", dir);
 	char *text = json_dumps(profile, JSON_INDENT(2) | JSON_REAL_PRECISION(10));

@@ -50,6 +50,15 @@ static kvw_err set_value(const kvw_opt *o, const char *text, kvw_args *a, kvw_di
 	case KVW_OPT_FLAG:
 		*(bool *)base = true;
 		return KVW_OK;
+	case KVW_OPT_LIST: {
+		kvw_strlist *l = (kvw_strlist *)base;
+		if (!*text)
+			return kvw_fail(d, KVW_EUSAGE, "--%s needs a non-empty value", o->name);
+		if (l->n == KVW_MAX_LIST)
+			return kvw_fail(d, KVW_EUSAGE, "--%s given more than %d times", o->name, KVW_MAX_LIST);
+		l->v[l->n++] = text;
+		return KVW_OK;
+	}
 	}
 	return KVW_EUSAGE;
 }
@@ -89,7 +98,7 @@ kvw_err kvw_opts_parse(const kvw_opt *table, int max_positional, int argc, char 
 		if (!o)
 			return kvw_fail(d, KVW_EUSAGE, "unknown option '--%.*s' for '%s' (see kvwall help %s)",
 			                (int)len, name, argv[0], argv[0]);
-		if (kvw_opts_seen(args, o->name))
+		if (o->type != KVW_OPT_LIST && kvw_opts_seen(args, o->name))
 			return kvw_fail(d, KVW_EUSAGE, "--%s given twice", o->name);
 		const char *val = NULL;
 		if (o->type == KVW_OPT_FLAG) {
@@ -122,7 +131,8 @@ void kvw_opts_help(const kvw_opt *t, FILE *f)
 {
 	for (; t->name; t++) {
 		char lhs[64];
-		const char *meta = t->type == KVW_OPT_STR ? " TEXT" : t->type == KVW_OPT_FLAG ? "" : " N";
+		const char *meta = t->type == KVW_OPT_STR ? " TEXT" : t->type == KVW_OPT_LIST ? " TEXT..."
+			: t->type == KVW_OPT_FLAG ? "" : " N";
 		snprintf(lhs, sizeof lhs, "--%s%s", t->name, meta);
 		fprintf(f, "  %-22s %s", lhs, t->help);
 		if (t->def && t->type != KVW_OPT_FLAG)

@@ -16,21 +16,31 @@
 #define KVW_MAX_POSITIONAL 32
 #define KVW_MAX_SEEN 48
 
+#define KVW_MAX_LIST 16
+
+/* a repeatable option's values */
+typedef struct kvw_strlist {
+	const char *v[KVW_MAX_LIST];
+	int n;
+} kvw_strlist;
+
 /* Every option of every command; a command's table names the ones it takes. */
 typedef struct kvw_args {
 	const char *model, *config, *hw, *link, *profile, *kv_dtype, *dtype;
-	const char *output, *catalog, *weight_dtype, *out_dir;
+	const char *output, *catalog, *weight_dtype, *out_dir, *tolerance, *junit, *from;
+	kvw_strlist metrics;
 	long ctx, tp, max_ctx, min_ctx, batch, ctx_steps, bw_steps;
 	double tflops, gbps, alpha_us, efficiency, hbm_gbps, overhead_us;
-	double compute_slowdown, copy_slowdown, bw_min, bw_max;
-	bool json, csv, layerwise, non_causal, help, list, quick;
+	double compute_slowdown, copy_slowdown, bw_min, bw_max, sigma;
+	bool json, csv, layerwise, non_causal, help, list, quick, allow_hw_change, allow_missing;
 	const char *positional[KVW_MAX_POSITIONAL];
 	int n_positional;
 	const char *seen[KVW_MAX_SEEN]; /* names of options given on the command line */
 	int n_seen;
 } kvw_args;
 
-typedef enum kvw_opt_type { KVW_OPT_STR, KVW_OPT_LONG, KVW_OPT_DBL, KVW_OPT_FLAG } kvw_opt_type;
+/* KVW_OPT_LIST: repeatable, collects into a kvw_strlist */
+typedef enum kvw_opt_type { KVW_OPT_STR, KVW_OPT_LONG, KVW_OPT_DBL, KVW_OPT_FLAG, KVW_OPT_LIST } kvw_opt_type;
 
 typedef struct kvw_opt {
 	const char *name;  /* without the leading "--"; NULL ends a table */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "host.h"
@@ -220,6 +221,27 @@ static json_t *build_json(const kvw_out *o, int argc, char **argv)
 		json_object_set_new(root, o->table_key, rows);
 	}
 	return root;
+}
+
+kvw_err kvw_mkdir_p(const char *dir, kvw_diag *d)
+{
+	char path[4096];
+	size_t n = strlen(dir);
+	if (n == 0 || n >= sizeof path)
+		return kvw_fail(d, KVW_EUSAGE, "bad directory name '%s'", dir);
+	memcpy(path, dir, n + 1);
+	for (char *p = path + 1; ; p++) {
+		bool end = *p == '\0';
+		if (*p == '/' || end) {
+			*p = '\0';
+			if (mkdir(path, 0777) != 0 && errno != EEXIST)
+				return kvw_fail(d, KVW_ESYS, "cannot create %s: %s", path, strerror(errno));
+			if (end)
+				break;
+			*p = '/';
+		}
+	}
+	return KVW_OK;
 }
 
 kvw_err kvw_write_atomic(const char *path, const char *data, size_t len, kvw_diag *d)

@@ -59,6 +59,9 @@ json_t *kvw_num(double x);
  * args->output (atomically).  argc/argv go into the JSON envelope. */
 kvw_err kvw_out_emit(const kvw_out *o, const kvw_args *args, int argc, char **argv, kvw_diag *d);
 
+/* mkdir -p */
+kvw_err kvw_mkdir_p(const char *dir, kvw_diag *d);
+
 /* Writes len bytes to path through a temporary file and rename(2). */
 kvw_err kvw_write_atomic(const char *path, const char *data, size_t len, kvw_diag *d);
 

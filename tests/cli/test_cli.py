@@ -68,6 +68,12 @@ GOLDENS = {
     "models": ["models", "--csv"],
     "hw": ["hw", "--csv"],
 }
+# the model's outputs for every catalog model, exact: a change to the
+# arithmetic or to a config shows up here
+for _m in sorted(os.listdir(os.path.join(ROOT, "model", "catalog", "models"))):
+    _m = _m[:-5]
+    GOLDENS["catalog_" + _m] = ["crossover", "--model", _m, "--hw", "h100-sxm", "--link", "ib-ndr",
+                                "--layerwise", "--ctx", "32768", "--json"]
 
 
 def test_goldens():

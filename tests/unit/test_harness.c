@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "compare.h"
 #include "kvw_fit.h"
 #include "kvw_gbench.h"
 #include "probe.h"
@@ -104,8 +105,30 @@ static void test_registry(void)
 	json_decref(j);
 }
 
+static void test_compare_rule(void)
+{
+	double ch, noise;
+	/* higher is better: 3000 -> 2400 is a 20% drop; spreads 1% each: noise 2 * sqrt(2) % */
+	kvw_metric b = { "m", 3000, 0.01, true }, c = { "m", 2400, 0.01, true };
+	CHECK(kvw_compare_metric(&b, &c, 0.05, 2, &ch, &noise) == KVW_CMP_REGRESSION);
+	CHECK_NEAR(ch, -0.2, 1e-12);
+	CHECK_NEAR(noise, 2 * sqrt(2) * 0.01, 1e-12);
+	/* 15% spreads: noise 42% explains a 20% drop */
+	b.rel_spread = c.rel_spread = 0.15;
+	CHECK(kvw_compare_metric(&b, &c, 0.05, 2, &ch, &noise) == KVW_CMP_NOISE);
+	/* lower is better: time 1.0 -> 1.03 within 5%, -> 1.2 a regression, -> 0.8 improved */
+	kvw_metric t = { "t", 1.0, 0, false }, u = { "t", 1.03, 0, false };
+	CHECK(kvw_compare_metric(&t, &u, 0.05, 2, &ch, &noise) == KVW_CMP_OK);
+	u.value = 1.2;
+	CHECK(kvw_compare_metric(&t, &u, 0.05, 2, &ch, &noise) == KVW_CMP_REGRESSION);
+	u.value = 0.8;
+	CHECK(kvw_compare_metric(&t, &u, 0.05, 2, &ch, &noise) == KVW_CMP_IMPROVED);
+	CHECK_NEAR(ch, 0.2, 1e-12);
+}
+
 int main(void)
 {
+	test_compare_rule();
 	test_fit();
 	test_gbench();
 	test_registry();
