@@ -56,6 +56,9 @@ cudaError_t kvw_kv_check_send(const void *send, const int *table, int layers, in
 cudaError_t kvw_kv_check_pool(const void *pool, const int *table, int layers, int seq_blocks, int pool_blocks,
                               size_t block_bytes, unsigned seed, unsigned long long *wrong, cudaStream_t s);
 
+/* n bf16 values uniform in [-scale, scale] (fill.cu) */
+cudaError_t kvw_fill_bf16(void *a, size_t n, unsigned seed, float scale, cudaStream_t s);
+
 #ifdef __cplusplus
 }
 #endif

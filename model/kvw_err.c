@@ -34,6 +34,15 @@ int kvw_exit_code(kvw_err err)
 	return 2;
 }
 
+/* Messages are one line: control characters (a parser quoting the input,
+ * say) become spaces. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+}
+
 kvw_err kvw_fail(kvw_diag *d, kvw_err err, const char *fmt, ...)
 {
 	if (d) {
@@ -41,6 +50,7 @@ kvw_err kvw_fail(kvw_diag *d, kvw_err err, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(d->msg, sizeof d->msg, fmt, ap);
 		va_end(ap);
+		one_line(d->msg);
 	}
 	return err;
 }
@@ -57,6 +67,7 @@ kvw_err kvw_prefix(kvw_diag *d, kvw_err err, const char *prefix)
 		ml = ml > cap - 3 - pl ? cap - 3 - pl : ml;
 		memcpy(d->msg + pl + 2, m, ml);
 		d->msg[pl + 2 + ml] = '\0';
+		one_line(d->msg);
 	}
 	return err;
 }

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 KVWALL = sys.argv[1]
-GPU_PROBES = ["hbm", "host_link", "kv_pack"]
+GPU_PROBES = ["hbm", "host_link", "kv_pack", "prefill", "overlap"]
 passed = failed = 0
 
 
@@ -48,10 +48,15 @@ def main():
         print("SKIPPED: no CUDA device:", recs[0]["reason"] if recs else "?")
         return 77
     check(p.returncode == 0, f"exit {p.returncode}: {p.stderr}")
-    for name in GPU_PROBES:
+    for name in ["hbm", "host_link", "kv_pack"]:
         rs = by.get(name, [])
         check(rs and all(r["status"] == "ok" and r["verify"]["wrong"] == 0 and r["verify"]["checked"] > 0
                          and r["gbps"] > 0 for r in rs), f"{name}: {rs[:2]}")
+    gemm = [r for r in by.get("prefill", []) if r["variant"].startswith("gemm_bf16_")]
+    check(gemm and all(r["status"] == "ok" and r["tflops"] > 0 and r["verify"]["checked"] > 0 for r in gemm),
+          f"prefill GEMMs: {gemm[:2]}")
+    inter = prof.get("interference", {})
+    check(inter.get("compute_slowdown", 0) >= 1 and inter.get("copy_slowdown", 0) >= 1, f"interference {inter}")
     if len(gpus) < 2:
         check(by.get("peer", [{}])[0].get("status") == "skipped", "peer skipped on one GPU")
     check(any(l["name"].endswith("h2d_pinned") for l in prof.get("links", [])), "host link fit in the profile")

@@ -1,0 +1,434 @@
+/* probe_prefill.c — prefill throughput of real layer shapes, and how a
+ * prefill and a host-link copy slow each other down.
+ *
+ *   prefill  one transformer layer's four linear GEMMs for T tokens of the
+ *            --model (default Llama-3-8B): QKV [h -> (H + 2K) d], O [H d -> h],
+ *            gate+up [h -> 2 I] (plain FFN: I), down [I -> h], bf16 with fp32
+ *            accumulation through cuBLASLt; T = 128 .. 131072.  TFLOP/s =
+ *            2 T sum(N K) / time.  Before timing, a small GEMM on the same
+ *            path is checked against a double-precision host reference; a
+ *            wrong result fails the probe (exit 3) and nothing is timed.  MoE layers run the FFN on T x (top-k +
+ *            shared experts) tokens of one expert's width (the same FLOPs
+ *            as the routed GEMMs, without the grouping).
+ *            The GEMM curve goes into profile.prefill_gemm; the attention
+ *            half of the prefill curve (a fused causal attention kernel) is
+ *            not built yet and is recorded as skipped with that reason.
+ *   overlap  the layer's GEMMs at 8192 tokens on one stream while pinned
+ *            256 MiB host-to-device copies run on another: each side's time
+ *            together over its time alone is the slowdown the layer-wise
+ *            model applies (profile.interference).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvw_gpu.h"
+#include "out.h"
+#include "probe.h"
+
+static const char *need_gpu(void)
+{
+	return kvw_gpu_unavailable(1);
+}
+
+#ifdef KVW_HAVE_CUDA
+#include "kvw_config.h"
+#include "kvw_cuda.h"
+#include "kvw_gbench.h"
+#include "kvw_gemm.h"
+#include "kvw_kernels.h"
+
+enum { QKV, O, UP, DOWN, N_GEMM };
+
+typedef struct layer {
+	long n[N_GEMM], k[N_GEMM];
+	double ffn_tokens; /* FFN tokens per token (MoE: top-k + shared) */
+	size_t max_w, max_in, max_out;
+} layer;
+
+typedef struct gemm_job {
+	kvw_gemm *g[N_GEMM];
+	void *w[N_GEMM], *x, *y;
+	kvw_evtimer t;
+} gemm_job;
+
+static kvw_err layer_shapes(const kvw_arch *a, layer *l, kvw_diag *d)
+{
+	if (a->attn == KVW_ATTN_MLA)
+		return kvw_fail(d, KVW_EUSAGE, "prefill probe: MLA layer shapes are not built yet (%s)", a->name);
+	long h = a->hidden, qd = (long)a->n_heads * a->head_dim, kvd = (long)a->n_kv_heads * a->head_dim;
+	bool moe = a->n_experts > 0;
+	long width = moe ? a->moe_intermediate : a->intermediate;
+	l->n[QKV] = qd + 2 * kvd, l->k[QKV] = h;
+	l->n[O] = h, l->k[O] = qd;
+	l->n[UP] = (a->ffn_gated ? 2 : 1) * width, l->k[UP] = h;
+	l->n[DOWN] = h, l->k[DOWN] = width;
+	l->ffn_tokens = moe ? a->experts_per_token + a->n_shared_experts : 1;
+	l->max_w = l->max_in = l->max_out = 0;
+	for (int i = 0; i < N_GEMM; i++) {
+		size_t w = (size_t)l->n[i] * (size_t)l->k[i];
+		l->max_w = w > l->max_w ? w : l->max_w;
+		l->max_in = (size_t)l->k[i] > l->max_in ? (size_t)l->k[i] : l->max_in;
+		l->max_out = (size_t)l->n[i] > l->max_out ? (size_t)l->n[i] : l->max_out;
+	}
+	return KVW_OK;
+}
+
+static long gemm_tokens(const layer *l, int i, long t)
+{
+	return i >= UP ? (long)llround(t * l->ffn_tokens) : t;
+}
+
+static double time_layer(void *arg)
+{
+	gemm_job *j = arg;
+	int bad = 0;
+	cudaEventRecord(j->t.start, j->t.stream);
+	for (int i = 0; i < N_GEMM; i++)
+		bad |= kvw_gemm_run(j->g[i], j->w[i], j->x, j->y, j->t.stream);
+	cudaEventRecord(j->t.stop, j->t.stream);
+	return bad ? -1 : kvw_evtimer_seconds(&j->t);
+}
+
+static void destroy_gemms(gemm_job *j)
+{
+	for (int i = 0; i < N_GEMM; i++) {
+		kvw_gemm_destroy(j->g[i]);
+		j->g[i] = NULL;
+	}
+}
+
+static kvw_err create_gemms(gemm_job *j, const layer *l, long t, kvw_diag *d)
+{
+	for (int i = 0; i < N_GEMM; i++) {
+		kvw_err err = kvw_gemm_create(&j->g[i], gemm_tokens(l, i, t), l->n[i], l->k[i], d);
+		if (err) {
+			destroy_gemms(j);
+			return err;
+		}
+	}
+	return KVW_OK;
+}
+
+static double layer_flops(const gemm_job *j)
+{
+	double f = 0;
+	for (int i = 0; i < N_GEMM; i++)
+		f += kvw_gemm_flops(j->g[i]);
+	return f;
+}
+
+static kvw_err load_model(kvw_probe_run *r, kvw_arch *a, kvw_diag *d)
+{
+	const kvw_args *args = r->args;
+	return args->config ? kvw_config_load(args->config, NULL, a, d)
+		: kvw_catalog_model(args->model ? args->model : "llama-3-8b", a, d);
+}
+
+static uint16_t to_bf16(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, sizeof u);
+	u += 0x7FFFu + ((u >> 16) & 1u); /* round to nearest even */
+	return (uint16_t)(u >> 16);
+}
+
+static float from_bf16(uint16_t b)
+{
+	uint32_t u = (uint32_t)b << 16;
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
+
+/* A 64 x 192 x 256 GEMM against a double-precision reference on the host:
+ * an element is wrong when it is off by more than bf16 output rounding
+ * (2^-7 relative) plus 1e-3 of the reference's rms. */
+static kvw_err check_numerics(kvw_probe_run *r, long long *checked, kvw_diag *d)
+{
+	enum { T = 64, N = 192, K = 256 };
+	kvw_err err = KVW_OK;
+	kvw_gemm *g = NULL;
+	uint16_t *hw = malloc(sizeof(uint16_t) * N * K), *hx = malloc(sizeof(uint16_t) * T * K);
+	uint16_t *hy = malloc(sizeof(uint16_t) * T * N);
+	double *ref = malloc(sizeof(double) * T * N);
+	void *w = NULL, *x = NULL, *y = NULL;
+	if (!hw || !hx || !hy || !ref) {
+		err = kvw_fail(d, KVW_ESYS, "out of memory");
+		goto out;
+	}
+	unsigned long long s = 0x2545F4914F6CDD1Dull;
+	for (int i = 0; i < N * K + T * K; i++) {
+		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+		uint16_t v = to_bf16((float)((double)(s >> 11) / 9007199254740992.0 * 2 - 1));
+		if (i < N * K)
+			hw[i] = v;
+		else
+			hx[i - N * K] = v;
+	}
+	double rms = 0;
+	for (int t = 0; t < T; t++)
+		for (int n = 0; n < N; n++) {
+			double acc = 0;
+			for (int k = 0; k < K; k++)
+				acc += (double)from_bf16(hx[t * K + k]) * from_bf16(hw[n * K + k]);
+			ref[t * N + n] = acc;
+			rms += acc * acc / (T * N);
+		}
+	rms = sqrt(rms);
+	if ((err = kvw_gemm_create(&g, T, N, K, d)))
+		goto out;
+	KVW_CU(cudaMalloc(&w, sizeof(uint16_t) * N * K));
+	KVW_CU(cudaMalloc(&x, sizeof(uint16_t) * T * K));
+	KVW_CU(cudaMalloc(&y, sizeof(uint16_t) * T * N));
+	KVW_CU(cudaMemcpy(w, hw, sizeof(uint16_t) * N * K, cudaMemcpyHostToDevice));
+	KVW_CU(cudaMemcpy(x, hx, sizeof(uint16_t) * T * K, cudaMemcpyHostToDevice));
+	KVW_CU(cudaMemset(y, 0xFF, sizeof(uint16_t) * T * N)); /* NaN poison */
+	if (kvw_gemm_run(g, w, x, y, 0) != 0) {
+		err = kvw_fail(d, KVW_EDRIVER, "prefill: the check GEMM failed");
+		goto out;
+	}
+	KVW_CU(cudaMemcpy(hy, y, sizeof(uint16_t) * T * N, cudaMemcpyDeviceToHost));
+	long long wrong = 0;
+	for (int i = 0; i < T * N; i++) {
+		double got = from_bf16(hy[i]);
+		wrong += !(fabs(got - ref[i]) <= fabs(ref[i]) / 128 + 1e-3 * rms);
+	}
+	*checked = T * N;
+	if (wrong) {
+		kvw_record rec = kvw_record_new("prefill", "gemm_bf16_check_64x192x256");
+		rec.checked = T * N;
+		rec.wrong = wrong;
+		rec.status = KVW_ST_FAILED;
+		snprintf(rec.reason, sizeof rec.reason, "%lld of %d elements off the double-precision reference", wrong, T * N);
+		if (!(err = kvw_probe_emit(r, &rec, d)))
+			err = kvw_fail(d, KVW_EVERIFY, "prefill: GEMM numerics wrong, no timing taken");
+	}
+out:
+	kvw_gemm_destroy(g);
+	cudaFree(w);
+	cudaFree(x);
+	cudaFree(y);
+	free(hw);
+	free(hx);
+	free(hy);
+	free(ref);
+	return err;
+}
+
+static kvw_err alloc_layer(gemm_job *j, const layer *l, long max_t, kvw_diag *d)
+{
+	kvw_err err = KVW_OK;
+	size_t rows = (size_t)llround((double)max_t * (l->ffn_tokens > 1 ? l->ffn_tokens : 1));
+	for (int i = 0; i < N_GEMM; i++) {
+		KVW_CU(cudaMalloc(&j->w[i], 2 * (size_t)l->n[i] * (size_t)l->k[i]));
+		KVW_CU(kvw_fill_bf16(j->w[i], (size_t)l->n[i] * (size_t)l->k[i], 100u + (unsigned)i, 0.05f, 0));
+	}
+	KVW_CU(cudaMalloc(&j->x, 2 * rows * l->max_in));
+	KVW_CU(cudaMalloc(&j->y, 2 * rows * l->max_out));
+	KVW_CU(kvw_fill_bf16(j->x, rows * l->max_in, 7u, 1.0f, 0));
+	KVW_CU(cudaDeviceSynchronize());
+out:
+	return err;
+}
+
+static void free_layer(gemm_job *j)
+{
+	for (int i = 0; i < N_GEMM; i++)
+		cudaFree(j->w[i]);
+	cudaFree(j->x);
+	cudaFree(j->y);
+	destroy_gemms(j);
+	kvw_evtimer_destroy(&j->t);
+	memset(j, 0, sizeof *j);
+}
+
+static kvw_err prefill_run(kvw_probe_run *r, void *state, kvw_diag *d)
+{
+	(void)state;
+	kvw_arch *a = malloc(sizeof *a);
+	gemm_job j = { 0 };
+	layer l;
+	long long checked = 0;
+	kvw_err err = a ? load_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
+	if (err || (err = layer_shapes(a, &l, d)) || (err = check_numerics(r, &checked, d)))
+		goto out;
+	static const long quick[] = { 512, 2048, 8192, 32768 };
+	long tokens[11];
+	int nt = 0;
+	if (r->quick)
+		for (; nt < 4; nt++)
+			tokens[nt] = quick[nt];
+	else
+		for (long t = 128; t <= 131072; t *= 2)
+			tokens[nt++] = t;
+	KVW_CU(kvw_evtimer_init(&j.t, 0));
+	if ((err = alloc_layer(&j, &l, tokens[nt - 1], d)))
+		goto out;
+	json_t *curve = json_array();
+	json_t *sec = kvw_probe_section(r, "prefill_gemm", false);
+	json_object_set_new(sec, "model", json_string(a->name));
+	json_object_set_new(sec, "dtype", json_string("bf16"));
+	json_object_set_new(sec, "gemm", curve);
+	for (int i = 0; i < nt; i++) {
+		if ((err = create_gemms(&j, &l, tokens[i], d)))
+			goto out;
+		char variant[96];
+		snprintf(variant, sizeof variant, "gemm_bf16_%s_layer_%ldtok", a->name, tokens[i]);
+		kvw_record rec = kvw_record_new("prefill", variant);
+		rec.iterations = r->quick ? 5 : 20;
+		rec.repetitions = r->quick ? 3 : 5;
+		err = kvw_gbench_measure(variant, time_layer, &j, rec.iterations, rec.repetitions, &rec.time_s, d);
+		double flops = layer_flops(&j);
+		destroy_gemms(&j);
+		if (err)
+			goto out;
+		rec.tflops = flops / rec.time_s.median / 1e12;
+		rec.checked = checked; /* the numerics check of the same cuBLASLt path, above */
+		json_t *pt = json_object();
+		json_object_set_new(pt, "tokens", json_integer(tokens[i]));
+		json_object_set_new(pt, "tflops", kvw_num(rec.tflops));
+		json_array_append_new(curve, pt);
+		if ((err = kvw_probe_emit(r, &rec, d)))
+			goto out;
+	}
+	kvw_record att = kvw_record_new("prefill", "attention_causal_bf16");
+	att.status = KVW_ST_SKIPPED;
+	snprintf(att.reason, sizeof att.reason, "fused causal attention (cuDNN SDPA or a flash-style kernel) is "
+	         "not built yet: no attention curve, so this profile has no 'prefill' section for the model");
+	err = kvw_probe_emit(r, &att, d);
+out:
+	free_layer(&j);
+	free(a);
+	return err;
+}
+
+/* ---- overlap ------------------------------------------------------------------- */
+
+typedef struct overlap_job {
+	gemm_job *g;
+	void *host, *dev;
+	size_t bytes;
+	int copies, gemm_reps;
+	int mode;     /* 0 GEMMs alone, 1 copies alone, 2 both: report GEMM side, 3 both: copy side */
+	cudaStream_t cs;
+	kvw_evtimer ct;
+} overlap_job;
+
+static double time_overlap(void *arg)
+{
+	overlap_job *o = arg;
+	bool gemms = o->mode != 1, copies = o->mode != 0;
+	int bad = 0;
+	cudaEventRecord(o->g->t.start, o->g->t.stream);
+	cudaStreamWaitEvent(o->cs, o->g->t.start, 0);
+	cudaEventRecord(o->ct.start, o->cs);
+	for (int i = 0; copies && i < o->copies; i++)
+		bad |= cudaMemcpyAsync(o->dev, o->host, o->bytes, cudaMemcpyHostToDevice, o->cs) != cudaSuccess;
+	cudaEventRecord(o->ct.stop, o->cs);
+	for (int rep = 0; gemms && rep < o->gemm_reps; rep++)
+		for (int i = 0; i < N_GEMM; i++)
+			bad |= kvw_gemm_run(o->g->g[i], o->g->w[i], o->g->x, o->g->y, o->g->t.stream);
+	cudaEventRecord(o->g->t.stop, o->g->t.stream);
+	double tg = kvw_evtimer_seconds(&o->g->t), tc = kvw_evtimer_seconds(&o->ct);
+	if (bad || tg < 0 || tc < 0)
+		return -1;
+	return o->mode == 1 || o->mode == 3 ? tc : tg;
+}
+
+static kvw_err overlap_run(kvw_probe_run *r, void *state, kvw_diag *d)
+{
+	(void)state;
+	kvw_arch *a = malloc(sizeof *a);
+	gemm_job j = { 0 };
+	overlap_job o = { .g = &j, .bytes = (size_t)256 << 20 };
+	layer l;
+	const long t = 8192;
+	kvw_err err = a ? load_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
+	if (err || (err = layer_shapes(a, &l, d)))
+		goto out;
+	KVW_CU(cudaStreamCreateWithFlags(&j.t.stream, cudaStreamNonBlocking));
+	KVW_CU(cudaStreamCreateWithFlags(&o.cs, cudaStreamNonBlocking));
+	KVW_CU(cudaEventCreate(&j.t.start));
+	KVW_CU(cudaEventCreate(&j.t.stop));
+	KVW_CU(kvw_evtimer_init(&o.ct, o.cs));
+	KVW_CU(cudaHostAlloc(&o.host, o.bytes, cudaHostAllocDefault));
+	KVW_CU(cudaMalloc(&o.dev, o.bytes));
+	if ((err = alloc_layer(&j, &l, t, d)) || (err = create_gemms(&j, &l, t, d)))
+		goto out;
+	/* size both sides to about the same time alone */
+	o.gemm_reps = 4, o.copies = 1, o.mode = 0;
+	double tg = time_overlap(&o);
+	o.mode = 1;
+	double tc = time_overlap(&o);
+	if (tg <= 0 || tc <= 0) {
+		err = kvw_fail(d, KVW_EDRIVER, "overlap: calibration run failed");
+		goto out;
+	}
+	o.copies = (int)fmax(1, round(tg / tc));
+	static const char *const names[] = { "gemm_alone", "copy_alone", "gemm_with_copy", "copy_with_gemm" };
+	double med[4];
+	for (int m = 0; m < 4; m++) {
+		char variant[96];
+		snprintf(variant, sizeof variant, "%s_%s_%ldtok_h2d_%dx256MiB", names[m], a->name, t, o.copies);
+		kvw_record rec = kvw_record_new("overlap", variant);
+		rec.iterations = 3;
+		rec.repetitions = r->quick ? 3 : 5;
+		o.mode = m;
+		if ((err = kvw_gbench_measure(variant, time_overlap, &o, rec.iterations, rec.repetitions, &rec.time_s, d)))
+			goto out;
+		med[m] = rec.time_s.median;
+		if (m == 1 || m == 3)
+			rec.bytes = (double)o.bytes * o.copies, rec.gbps = rec.bytes / med[m] / 1e9;
+		else
+			rec.tflops = layer_flops(&j) * o.gemm_reps / med[m] / 1e12;
+		if ((err = kvw_probe_emit(r, &rec, d)))
+			goto out;
+	}
+	json_t *in = kvw_probe_section(r, "interference", false);
+	json_object_set_new(in, "compute_slowdown", kvw_num(fmax(1.0, med[2] / med[0])));
+	json_object_set_new(in, "copy_slowdown", kvw_num(fmax(1.0, med[3] / med[1])));
+	json_object_set_new(in, "measured_compute_ratio", kvw_num(med[2] / med[0]));
+	json_object_set_new(in, "measured_copy_ratio", kvw_num(med[3] / med[1]));
+out:
+	if (j.t.stream)
+		cudaStreamDestroy(j.t.stream);
+	if (o.cs)
+		cudaStreamDestroy(o.cs);
+	kvw_evtimer_destroy(&o.ct);
+	cudaFreeHost(o.host);
+	cudaFree(o.dev);
+	free_layer(&j);
+	free(a);
+	return err;
+}
+
+#else /* built without CUDA */
+
+static kvw_err prefill_run(kvw_probe_run *r, void *state, kvw_diag *d)
+{
+	(void)r, (void)state;
+	return kvw_fail(d, KVW_EDRIVER, "built without CUDA");
+}
+#define overlap_run prefill_run
+
+#endif
+
+const kvw_probe kvw_probe_prefill = {
+	.name = "prefill",
+	.summary = "one layer's GEMMs (cuBLASLt bf16) of --model for 128..131072 tokens: the GEMM half of the prefill "
+	           "curve, numerics checked",
+	.needs = KVW_NEED_CUDA,
+	.unavailable = need_gpu,
+	.run = prefill_run,
+};
+
+const kvw_probe kvw_probe_overlap = {
+	.name = "overlap",
+	.summary = "prefill GEMMs and a pinned host-to-device copy at once: each one's slowdown (the interference factor)",
+	.needs = KVW_NEED_CUDA,
+	.unavailable = need_gpu,
+	.run = overlap_run,
+};
