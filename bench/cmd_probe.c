@@ -23,6 +23,7 @@
 #include "out.h"
 #include "probe.h"
 #include "scenario.h"
+#include "tcp.h"
 
 static const kvw_opt opts[] = {
 	{ "list", KVW_OPT_FLAG, KVW_ARG(list), NULL, 0, 0, "list the probes and whether they can run here" },
@@ -30,6 +31,10 @@ static const kvw_opt opts[] = {
 	{ "out", KVW_OPT_STR, KVW_ARG(out_dir), NULL, 0, 0, "write DIR/profile.json (the directory is created)" },
 	{ "model", KVW_OPT_STR, KVW_ARG(model), "llama-3-8b", 0, 0, "model whose layer shapes the prefill probe runs" },
 	{ "config", KVW_OPT_STR, KVW_ARG(config), NULL, 0, 0, "Hugging Face config.json for the prefill probe" },
+	{ "streams", KVW_OPT_LONG, KVW_ARG(streams), "4", 1, 64, "tcp: parallel streams" },
+	{ "bind", KVW_OPT_STR, KVW_ARG(bind), "127.0.0.1", 0, 0, "tcp: address of the local server" },
+	{ "peer", KVW_OPT_STR, KVW_ARG(peer), NULL, 0, 0, "tcp: a kvwall serve at ADDR:PORT instead of a local server" },
+	{ "no-kv", KVW_OPT_FLAG, KVW_ARG(no_kv), NULL, 0, 0, "tcp: skip the KV-shaped message patterns" },
 	KVW_OPTS_OUTPUT,
 	KVW_OPT_END,
 };
@@ -207,6 +212,8 @@ static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 		return err;
 	if (a->catalog)
 		kvw_catalog_set_dir(a->catalog);
+	if (a->peer && (err = kvw_tcp_check_peer(a->peer, d)))
+		return err;
 	kvw_probe_run r = { .quick = a->quick, .args = a, .profile = new_profile(argc, argv) };
 	int sev = 0;
 	for (int i = 0; i < n_sel; i++) {

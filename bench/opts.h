@@ -27,12 +27,12 @@ typedef struct kvw_strlist {
 /* Every option of every command; a command's table names the ones it takes. */
 typedef struct kvw_args {
 	const char *model, *config, *hw, *link, *profile, *kv_dtype, *dtype;
-	const char *output, *catalog, *weight_dtype, *out_dir, *tolerance, *junit, *from;
+	const char *output, *catalog, *weight_dtype, *out_dir, *tolerance, *junit, *from, *bind, *peer;
 	kvw_strlist metrics;
-	long ctx, tp, max_ctx, min_ctx, batch, ctx_steps, bw_steps;
+	long ctx, tp, max_ctx, min_ctx, batch, ctx_steps, bw_steps, streams, port, idle_s;
 	double tflops, gbps, alpha_us, efficiency, hbm_gbps, overhead_us;
 	double compute_slowdown, copy_slowdown, bw_min, bw_max, sigma;
-	bool json, csv, layerwise, non_causal, help, list, quick, allow_hw_change, allow_missing;
+	bool json, csv, layerwise, non_causal, help, list, quick, allow_hw_change, allow_missing, no_kv;
 	const char *positional[KVW_MAX_POSITIONAL];
 	int n_positional;
 	const char *seen[KVW_MAX_SEEN]; /* names of options given on the command line */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deps.sh — make sure what kvwall needs is installed.
 #   scripts/deps.sh build   compiler, CMake, jansson, Python
-#   scripts/deps.sh test    build + clang and its sanitizer/libFuzzer runtime
+#   scripts/deps.sh test    build + clang and its sanitizer/libFuzzer runtime,
+#                           iproute2 and iperf3 for the network ground-truth test
 # As root with apt-get it installs what is missing; otherwise it prints the
 # exact command to run and exits 1.  Optional hardware libraries (CUDA,
 # NCCL, ibverbs, hwloc, MPI) are never required: CMake switches them on
@@ -10,7 +11,7 @@ set -euo pipefail
 
 group=${1:-build}
 build_pkgs=(cmake make gcc g++ pkg-config libjansson-dev libbenchmark-dev python3)
-test_pkgs=("${build_pkgs[@]}" clang libclang-rt-dev)
+test_pkgs=("${build_pkgs[@]}" clang libclang-rt-dev iproute2 iperf3)
 case "$group" in
   build) want=("${build_pkgs[@]}") ;;
   test) want=("${test_pkgs[@]}") ;;

@@ -115,7 +115,7 @@ def test_facts():
     check(d["split_s"] < min(d["recompute_s"], d["transfer_s"]), "split beats both")
     rc, out, _ = run("--version")
     check(rc == 0 and out.startswith("kvwall "), "--version")
-    for cmd in ("kv", "crossover", "split", "sweep", "models", "hw", "probe"):
+    for cmd in ("kv", "crossover", "split", "sweep", "models", "hw", "probe", "compare", "baseline", "serve"):
         rc, out, _ = run("help", cmd)
         check(rc == 0 and "usage: kvwall " + cmd in out, f"help {cmd}")
     rc, out, _ = run("probe", "--list")
@@ -136,6 +136,26 @@ def test_facts():
         rc, out, err = run("crossover", "--model", "llama-3-8b", "--profile", os.path.join(tmp, "profile.json"),
                            "--hw", "h100-sxm", "--link", "ib-ndr", "--json")
         check(rc == 0, f"--profile of a probe run: {err}")
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, out, err = run("probe", "tcp", "--quick", "--streams", "2", "--out", tmp)
+        prof = json.load(open(os.path.join(tmp, "profile.json")))
+        tcp = [r for r in prof["results"] if r["probe"] == "tcp"]
+        check(rc == 0 and tcp and all(r["status"] == "ok" and r["verify"]["wrong"] == 0 and r["gbps"] > 0
+                                      for r in tcp), f"tcp loopback: {rc} {err}")
+        check(prof["links"][0]["name"] == "tcp_loopback_2streams" and prof["links"][0]["bandwidth_GBps"] > 0,
+              "tcp link fit")
+        modes = [m["mode"] for m in prof["kv_messages"][0]["modes"]]
+        check(modes == ["packed", "per_layer", "per_layer_block256", "per_layer_block64", "per_layer_block16"],
+              f"kv-shaped modes {modes}")
+        # the fitted link drives the model
+        rc, out, err = run("crossover", "--model", "llama-2-7b", "--profile", os.path.join(tmp, "profile.json"),
+                           "--hw", "h100-sxm", "--json")
+        check(rc == 0 and json.loads(out)["link"] == "tcp_loopback_2streams", f"crossover on a measured link: {err}")
+        # a dead peer: nothing listens there; exit 2 quickly, the failure recorded
+        rc, out, err = run("probe", "tcp", "--quick", "--peer", "127.0.0.1:1", "--out", tmp + "/dead")
+        dead = json.load(open(os.path.join(tmp, "dead", "profile.json")))["results"][-1]
+        check(rc == 2 and dead["status"] == "failed" and "cannot connect to 127.0.0.1:1" in dead["reason"],
+              f"dead peer: {rc} {dead}")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "x.csv")
         rc, out, _ = run("sweep", "--model", "llama-3-8b", "--tflops", "500", "--csv", "--output", path)
@@ -196,6 +216,11 @@ BAD = [
     (["sweep", "--model", "llama-3-8b", "--tflops", "5", "--gbps", "3"], 1, "--gbps"),
     (["help", "nope"], 1, "unknown command"),
     (["probe", "nope"], 1, "unknown probe 'nope'"),
+    (["probe", "tcp", "--peer", "10.0.0.1"], 1, "--peer '10.0.0.1' is not ADDR:PORT"),
+    (["probe", "tcp", "--peer", "host:99999"], 1, "is not ADDR:PORT"),
+    (["probe", "tcp", "--peer", "not-an-ip:80"], 1, "not an IPv4 address"),
+    (["probe", "tcp", "--streams", "0"], 1, "--streams"),
+    (["serve", "--port", "0"], 1, "--port"),
     (["probe", "--quick", "--bogus"], 1, "unknown option '--bogus'"),
 ]
 

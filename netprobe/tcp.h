@@ -1,0 +1,42 @@
+/* tcp.h — the TCP transfer path (the fallback of KV transfer engines).
+ *
+ * Wire protocol, per message on one connection: a 24-byte header
+ *   magic 'KVW1' (u32), flags (u32), payload size (u64), sequence (u64)
+ * (little-endian, as the host writes it) followed by the payload.  With
+ * KVW_TCP_ACK the receiver answers 8 bytes once the payload is in: the
+ * payload's checksum when KVW_TCP_SUM is set, else zero.  Payloads are at
+ * most KVW_TCP_MAX_MSG bytes; anything else closes the connection.
+ * Sockets carry send and receive timeouts, so a dead peer is an error,
+ * never a hang.
+ */
+#ifndef KVW_TCP_H
+#define KVW_TCP_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "kvw_err.h"
+
+#define KVW_TCP_MAGIC 0x3157564bu /* "KVW1" */
+#define KVW_TCP_ACK 1u
+#define KVW_TCP_SUM 2u
+#define KVW_TCP_MAX_MSG ((uint64_t)1 << 30)
+#define KVW_TCP_TIMEOUT_S 10
+
+/* Order-dependent checksum of a payload (64-bit words, then the tail). */
+uint64_t kvw_tcp_checksum(const void *p, size_t n);
+
+/* A server on addr:port (port 0: any; *bound_port gets it).  It accepts
+ * connections and drains messages on a thread per connection.
+ * kvw_tcp_server_stop closes it; destroy accepts NULL. */
+typedef struct kvw_tcp_server kvw_tcp_server;
+kvw_err kvw_tcp_server_start(const char *addr, int port, kvw_tcp_server **out, int *bound_port, kvw_diag *d);
+void kvw_tcp_server_stop(kvw_tcp_server *s);
+/* Serves in the foreground until idle_s seconds pass with no connection
+ * open (0: forever). */
+kvw_err kvw_tcp_serve(const char *addr, int port, int idle_s, kvw_diag *d);
+
+/* --peer ADDR:PORT well formed? (tcp_probe.c) */
+kvw_err kvw_tcp_check_peer(const char *peer, kvw_diag *d);
+
+#endif

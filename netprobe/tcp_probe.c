@@ -1,0 +1,415 @@
+/* tcp_probe.c — the TCP probe and kvwall serve.
+ *
+ *   tcp   N parallel streams (--streams, default 4) to a server: a thread of
+ *         this process on loopback (--bind, default 127.0.0.1), or a
+ *         `kvwall serve` on another host or namespace (--peer ADDR:PORT).
+ *         One iteration sends one message of s bytes split over the
+ *         streams and waits for every stream's acknowledgement, so
+ *         t(s) = alpha + s / B; sizes 4 KiB .. 64 MiB, fitted into
+ *         profile.links.  GB/s counts payload, one direction.  After the
+ *         timing each size is sent once more with a checksum the receiver
+ *         computes and returns; a mismatch fails the run.
+ *         KV-shaped traffic on one stream: the KV bytes of a prompt of the
+ *         --model sent as one packed message, one message per layer, and
+ *         one per (layer x block) for 16-, 64- and 256-token blocks, only
+ *         the last acknowledged; the extra time per message over the packed
+ *         send goes into profile.kv_messages.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "kvw_config.h"
+#include "kvw_fit.h"
+#include "kvw_gbench.h"
+#include "out.h"
+#include "probe.h"
+#include "scenario.h"
+#include "tcp.h"
+#include "tcp_io.h"
+
+#define MAX_STREAMS 64
+#define BUF_BYTES ((size_t)256 << 20)
+
+typedef struct client client;
+
+typedef struct stream {
+	client *c;
+	int fd, err;
+	pthread_t thread;
+	uint64_t got_sum;
+} stream;
+
+struct client {
+	int n;
+	stream s[MAX_STREAMS];
+	pthread_barrier_t start, done;
+	char *payload;
+	/* the current iteration */
+	size_t msg_bytes; /* per message per stream */
+	int messages;     /* per stream; only the last is acknowledged */
+	uint32_t flags;   /* KVW_TCP_SUM to verify */
+	int quit;
+};
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int send_messages(client *c, stream *s)
+{
+	for (int m = 0; m < c->messages; m++) {
+		bool last = m == c->messages - 1;
+		kvw_tcp_hdr h = { KVW_TCP_MAGIC, (last ? KVW_TCP_ACK : 0) | c->flags, c->msg_bytes, (uint64_t)m };
+		int e = kvw_tcp_io_full(s->fd, &h, sizeof h, true);
+		if (!e)
+			e = kvw_tcp_io_full(s->fd, c->payload, c->msg_bytes, true);
+		if (!e && last)
+			e = kvw_tcp_io_full(s->fd, &s->got_sum, sizeof s->got_sum, false);
+		if (e)
+			return e;
+	}
+	return 0;
+}
+
+static void *stream_main(void *arg)
+{
+	stream *s = arg;
+	client *c = s->c;
+	for (;;) {
+		pthread_barrier_wait(&c->start);
+		if (c->quit)
+			break;
+		if (!s->err)
+			s->err = send_messages(c, s);
+		pthread_barrier_wait(&c->done);
+	}
+	return NULL;
+}
+
+static kvw_err connect_one(const struct sockaddr_in *sa, int *out, kvw_diag *d)
+{
+	char where[64];
+	snprintf(where, sizeof where, "%s:%d", inet_ntoa(sa->sin_addr), ntohs(sa->sin_port));
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return kvw_fail(d, KVW_ESYS, "socket: %s", strerror(errno));
+	int rc = connect(fd, (const struct sockaddr *)sa, sizeof *sa), e = errno;
+	if (rc != 0 && e == EINPROGRESS) {
+		struct pollfd p = { fd, POLLOUT, 0 };
+		socklen_t len = sizeof e;
+		rc = poll(&p, 1, KVW_TCP_TIMEOUT_S * 1000);
+		if (rc == 0)
+			e = ETIMEDOUT, rc = -1;
+		else if (rc > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == 0 && e == 0)
+			rc = 0;
+		else
+			rc = -1;
+	}
+	if (rc != 0) {
+		close(fd);
+		return kvw_fail(d, KVW_ESYS, "cannot connect to %s: %s", where, strerror(e));
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	kvw_tcp_tune(fd);
+	*out = fd;
+	return KVW_OK;
+}
+
+static void client_close(client *c)
+{
+	if (!c)
+		return;
+	c->quit = 1;
+	if (c->n > 0) {
+		pthread_barrier_wait(&c->start);
+		for (int i = 0; i < c->n; i++)
+			pthread_join(c->s[i].thread, NULL);
+		pthread_barrier_destroy(&c->start);
+		pthread_barrier_destroy(&c->done);
+	}
+	for (int i = 0; i < MAX_STREAMS; i++)
+		if (c->s[i].fd > 0)
+			close(c->s[i].fd);
+	free(c->payload);
+	free(c);
+}
+
+static kvw_err client_open(const struct sockaddr_in *sa, int n, client **out, kvw_diag *d)
+{
+	client *c = calloc(1, sizeof *c);
+	if (!c || !(c->payload = malloc(BUF_BYTES))) {
+		free(c);
+		return kvw_fail(d, KVW_ESYS, "out of memory");
+	}
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (size_t i = 0; i < BUF_BYTES; i += 8) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		memcpy(c->payload + i, &x, 8);
+	}
+	kvw_err err = KVW_OK;
+	for (int i = 0; i < n && !err; i++)
+		err = connect_one(sa, &c->s[i].fd, d);
+	if (err) {
+		client_close(c);
+		return err;
+	}
+	pthread_barrier_init(&c->start, NULL, (unsigned)n + 1);
+	pthread_barrier_init(&c->done, NULL, (unsigned)n + 1);
+	for (int i = 0; i < n; i++) {
+		c->s[i].c = c;
+		if (pthread_create(&c->s[i].thread, NULL, stream_main, &c->s[i]) != 0) {
+			/* The i threads started wait on a barrier sized for n: they cannot be
+			 * released, so they and their client are left to the process exit. */
+			return kvw_fail(d, KVW_ESYS, "cannot start stream thread %d of %d", i + 1, n);
+		}
+	}
+	c->n = n;
+	*out = c;
+	return KVW_OK;
+}
+
+/* one iteration on every stream; seconds, or -1 when a stream failed */
+static double iterate(client *c)
+{
+	double t0 = now();
+	pthread_barrier_wait(&c->start);
+	pthread_barrier_wait(&c->done);
+	double t = now() - t0;
+	for (int i = 0; i < c->n; i++)
+		if (c->s[i].err)
+			return -1;
+	return t;
+}
+
+static double time_iteration(void *arg)
+{
+	return iterate(arg);
+}
+
+static kvw_err stream_error(client *c, const char *where, kvw_diag *d)
+{
+	for (int i = 0; i < c->n; i++)
+		if (c->s[i].err)
+			return kvw_fail(d, KVW_ESYS, "tcp %s: stream %d: %s", where, i,
+			                c->s[i].err == ECONNRESET ? "the peer closed the connection"
+			                : c->s[i].err == EAGAIN ? "timed out waiting for the peer"
+			                : strerror(c->s[i].err));
+	return kvw_fail(d, KVW_ESYS, "tcp %s: failed", where);
+}
+
+/* times c's current setting, then verifies one checksummed iteration */
+static kvw_err measure(kvw_probe_run *r, client *c, kvw_record *rec, kvw_diag *d)
+{
+	c->flags = 0;
+	kvw_err err = kvw_gbench_measure(rec->variant, time_iteration, c, rec->iterations, rec->repetitions,
+	                                 &rec->time_s, d);
+	if (err == KVW_EDRIVER)
+		return stream_error(c, rec->variant, d);
+	if (err)
+		return err;
+	rec->gbps = rec->bytes / rec->time_s.median / 1e9;
+	c->flags = KVW_TCP_SUM;
+	if (iterate(c) < 0)
+		return stream_error(c, rec->variant, d);
+	uint64_t want = kvw_tcp_checksum(c->payload, c->msg_bytes);
+	rec->checked = (long long)(c->msg_bytes * (size_t)c->n);
+	for (int i = 0; i < c->n; i++)
+		rec->wrong += c->s[i].got_sum != want ? (long long)c->msg_bytes : 0;
+	if (rec->wrong) {
+		rec->status = KVW_ST_FAILED;
+		snprintf(rec->reason, sizeof rec->reason, "checksum mismatch on %lld bytes", rec->wrong);
+	}
+	return kvw_probe_emit(r, rec, d);
+}
+
+static long iterations_for(size_t bytes)
+{
+	return bytes <= (64u << 10) ? 200 : bytes <= (4u << 20) ? 20 : 3;
+}
+
+static kvw_err sweep(kvw_probe_run *r, client *c, const char *path, kvw_diag *d)
+{
+	double sizes[16], times[16];
+	int n = 0;
+	size_t max = r->quick ? ((size_t)16 << 20) : ((size_t)64 << 20), step = r->quick ? 16 : 4;
+	for (size_t total = 4096; total <= max && n < 16; total *= step) {
+		c->msg_bytes = total / (size_t)c->n / 8 * 8;
+		c->messages = 1;
+		kvw_record rec = kvw_record_new("tcp", "");
+		snprintf(rec.variant, sizeof rec.variant, "%s_%dstreams_%zuKiB", path, c->n, total >> 10);
+		rec.bytes = (double)(c->msg_bytes * (size_t)c->n);
+		rec.iterations = r->quick ? (iterations_for(total) + 3) / 4 : iterations_for(total);
+		rec.repetitions = r->quick ? 3 : 5;
+		kvw_err err = measure(r, c, &rec, d);
+		if (err)
+			return err;
+		sizes[n] = rec.bytes;
+		times[n++] = rec.time_s.median;
+	}
+	kvw_linkfit f;
+	if (kvw_fit_link(sizes, times, n, &f)) {
+		char name[96];
+		snprintf(name, sizeof name, "%s_%dstreams", path, c->n);
+		kvw_probe_add_link(r, name, "network", f.alpha_s, f.bw, f.n, f.r2);
+	}
+	return KVW_OK;
+}
+
+/* KV-shaped traffic on stream 0 of a one-stream client */
+static kvw_err kv_shaped(kvw_probe_run *r, client *c, const char *path, kvw_diag *d)
+{
+	kvw_arch *a = malloc(sizeof *a);
+	kvw_err err = !a ? kvw_fail(d, KVW_ESYS, "out of memory")
+		: r->args->config ? kvw_config_load(r->args->config, NULL, a, d)
+		: kvw_catalog_model(r->args->model ? r->args->model : "llama-3-8b", a, d);
+	if (err) {
+		free(a);
+		return err;
+	}
+	kvw_kvfmt f = { KVW_DT_BF16, 1 };
+	double per_layer_token = kvw_kv_bytes_per_token_layer(a, &f);
+	long tokens = (long)(BUF_BYTES / (per_layer_token * a->n_layers)) / 256 * 256;
+	long cap = r->quick ? 2048 : 8192;
+	tokens = tokens > cap ? cap : tokens;
+	json_t *sec = json_object(), *modes = json_array();
+	json_object_set_new(sec, "path", json_string(path));
+	json_object_set_new(sec, "model", json_string(a->name));
+	json_object_set_new(sec, "tokens", json_integer(tokens));
+	json_object_set_new(sec, "modes", modes);
+	json_array_append_new(kvw_probe_section(r, "kv_messages", true), sec);
+	const int blocks[] = { 0, -1, 256, 64, 16 }; /* 0 packed, -1 per layer, else per (layer x block) */
+	double packed_s = NAN;
+	for (int i = 0; i < 5 && !err && tokens >= 256; i++) {
+		long msgs = blocks[i] == 0 ? 1 : blocks[i] < 0 ? a->n_layers : a->n_layers * (tokens / blocks[i]);
+		double total = per_layer_token * a->n_layers * (double)tokens;
+		c->msg_bytes = (size_t)(total / (double)msgs);
+		c->messages = (int)msgs;
+		kvw_record rec = kvw_record_new("tcp", "");
+		char mode[32];
+		snprintf(mode, sizeof mode, blocks[i] == 0 ? "packed" : blocks[i] < 0 ? "per_layer" : "per_layer_block%d",
+		         blocks[i]);
+		snprintf(rec.variant, sizeof rec.variant, "%s_kv_%s_%s_%ldtok", path, a->name, mode, tokens);
+		rec.bytes = (double)c->msg_bytes * (double)msgs;
+		rec.iterations = r->quick ? 2 : 5;
+		rec.repetitions = 3;
+		if ((err = measure(r, c, &rec, d)))
+			break;
+		if (i == 0)
+			packed_s = rec.time_s.median;
+		json_t *m = json_object();
+		json_object_set_new(m, "mode", json_string(mode));
+		json_object_set_new(m, "messages", json_integer(msgs));
+		json_object_set_new(m, "message_bytes", json_integer((json_int_t)c->msg_bytes));
+		json_object_set_new(m, "seconds", kvw_num(rec.time_s.median));
+		json_object_set_new(m, "extra_us_per_message",
+		                    msgs > 1 ? kvw_num((rec.time_s.median - packed_s) / (double)(msgs - 1) * 1e6) : json_null());
+		json_array_append_new(modes, m);
+	}
+	free(a);
+	return err;
+}
+
+static kvw_err parse_peer(const char *peer, struct sockaddr_in *sa, kvw_diag *d)
+{
+	char host[64];
+	const char *colon = strrchr(peer, ':');
+	char *end;
+	long port = colon ? strtol(colon + 1, &end, 10) : 0;
+	if (!colon || colon == peer || (size_t)(colon - peer) >= sizeof host || *end || port < 1 || port > 65535)
+		return kvw_fail(d, KVW_EUSAGE, "--peer '%s' is not ADDR:PORT", peer);
+	memcpy(host, peer, (size_t)(colon - peer));
+	host[colon - peer] = '\0';
+	return kvw_tcp_parse_addr(host, (int)port, sa, d);
+}
+
+kvw_err kvw_tcp_check_peer(const char *peer, kvw_diag *d)
+{
+	struct sockaddr_in sa;
+	return parse_peer(peer, &sa, d);
+}
+
+static kvw_err tcp_run(kvw_probe_run *r, void *state, kvw_diag *d)
+{
+	(void)state;
+	const kvw_args *a = r->args;
+	int streams = a->streams > 0 ? (int)a->streams : 4;
+	kvw_tcp_server *srv = NULL;
+	client *c = NULL;
+	struct sockaddr_in sa;
+	char path[96];
+	kvw_err err;
+	if (a->peer) {
+		err = parse_peer(a->peer, &sa, d);
+		snprintf(path, sizeof path, "tcp_%s", a->peer);
+		for (char *p = path; *p; p++)
+			*p = *p == '.' || *p == ':' ? '_' : *p;
+	} else {
+		int port = 0;
+		const char *bind_addr = a->bind ? a->bind : "127.0.0.1";
+		err = kvw_tcp_server_start(bind_addr, 0, &srv, &port, d);
+		if (!err)
+			err = kvw_tcp_parse_addr(bind_addr, port, &sa, d);
+		snprintf(path, sizeof path, "%s", strncmp(bind_addr, "127.", 4) == 0 ? "tcp_loopback" : "tcp_local");
+	}
+	if (!err)
+		err = client_open(&sa, streams, &c, d);
+	if (!err)
+		err = sweep(r, c, path, d);
+	client_close(c);
+	c = NULL;
+	if (!err && !a->no_kv && !(err = client_open(&sa, 1, &c, d)))
+		err = kv_shaped(r, c, path, d);
+	client_close(c);
+	kvw_tcp_server_stop(srv);
+	return err;
+}
+
+static const char *always(void)
+{
+	return NULL;
+}
+
+const kvw_probe kvw_probe_tcp = {
+	.name = "tcp",
+	.summary = "TCP streams over loopback or to a kvwall serve (--peer): size sweep with the alpha + s/B fit and "
+	           "KV-shaped message patterns, checksummed",
+	.needs = KVW_NEED_NOTHING,
+	.unavailable = always,
+	.run = tcp_run,
+};
+
+/* ---- kvwall serve ------------------------------------------------------------ */
+
+static const kvw_opt serve_opts[] = {
+	{ "bind", KVW_OPT_STR, KVW_ARG(bind), "127.0.0.1", 0, 0, "IPv4 address to listen on" },
+	{ "port", KVW_OPT_LONG, KVW_ARG(port), "5201", 1, 65535, "TCP port" },
+	{ "idle-timeout", KVW_OPT_LONG, KVW_ARG(idle_s), "0", 0, 86400, "stop after this many seconds with no client (0: never)" },
+	KVW_OPT_END,
+};
+
+static kvw_err run_serve(const kvw_args *a, int argc, char **argv, kvw_diag *d)
+{
+	(void)argc, (void)argv;
+	return kvw_tcp_serve(a->bind, (int)a->port, (int)a->idle_s, d);
+}
+
+const kvw_cmd kvw_cmd_serve = {
+	"serve", "[--bind ADDR] [--port P] [--idle-timeout S]",
+	"the receiving end of the tcp probe on another host or namespace (kvwall probe tcp --peer ADDR:PORT)",
+	serve_opts, 0, run_serve,
+};
