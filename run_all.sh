@@ -1,92 +1,166 @@
 #!/usr/bin/env bash
 # run_all.sh — the one command on a new node: install what is missing,
-# build, and answer "transfer or recompute?" for the default models.
+# build, measure what this node has, run the model, write the report.
 #
-# Today it runs the analytic model on catalog spec sheets (no probe is
-# built yet: the GPU and network probes come with their issues) and says
-# so on every line.  Output: results/<host>-<UTC time>/ with one
-# crossover JSON per (model, link) and verdict.csv, plus a table on stdout.
+#   results/<host>-<UTC time>/
+#     profile.json     every probe's records (kvwall.profile/1); skipped ones say why
+#     hw.json          the catalog spec sheets used for comparison
+#     crossover-<model>-<link>[-layerwise].json, sweep-<model>.csv
+#     run.json         how this run was made
+#     report.html      the decision report (self-contained), with its PNGs and CSVs
+#
+# Without a GPU the compute side comes from the --hw spec sheet and the
+# links from the catalog plus whatever was measured here (TCP loopback);
+# every number in the report says whether it was measured or a spec sheet.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 models="llama-3-8b,llama-3-70b,deepseek-v3,llama-2-7b,mixtral-8x7b"
 links="pcie-gen5-x16,ib-ndr,roce-200,eth-100"
-hw="h100-sxm"
+hw=""
 ctx=8192
 max_ctx=1048576
+quick=""
+probes=1
 outdir=""
 
 usage() {
   cat <<EOF
-usage: ./run_all.sh [--models a,b,...] [--links a,b,...] [--hw NAME] [--ctx N] [--max-ctx N] [--out DIR]
+usage: ./run_all.sh [--quick] [--models a,b,...] [--links a,b,...] [--hw NAME]
+                    [--ctx N] [--max-ctx N] [--no-probes] [--out DIR]
 
-  --models   catalog models (kvwall models)        [$models]
-  --links    catalog links (kvwall hw)             [$links]
-  --hw       GPU spec sheet for compute and HBM    [$hw]
-  --ctx      context for B* and the verdict        [$ctx]
-  --max-ctx  upper end of the crossover search     [$max_ctx]
-  --out      results directory                     [results/<host>-<UTC time>]
+  --quick      short probe runs (about a minute on one GPU node)
+  --models     catalog models (kvwall models)            [$models]
+  --links      catalog links (kvwall hw); links measured here are added
+                                                        [$links]
+  --hw         GPU spec sheet for compute and HBM        [the GPU found, else h100-sxm]
+  --ctx        context for the verdict and B*            [$ctx]
+  --max-ctx    upper end of the crossover search         [$max_ctx]
+  --no-probes  model on spec sheets only, measure nothing
+  --out        results directory                         [results/<host>-<UTC time>]
 
-Multi-node runs will launch through MPI (mpirun -np N / srun) once the
-network probes exist; this version runs on one node.
+Exit codes: 0 ok, 1 usage, 2 a build or system failure, 3 a probe verified
+data wrong (the report is still written and shows it).
+
+Multi-node: the network probes that run one process per GPU under MPI
+(mpirun -np N ./build/kvwall probe ..., or srun) are not built yet; today
+run_all.sh measures the node it runs on.
 EOF
 }
 
 while [ $# -gt 0 ]; do
   case "$1" in
+    --quick) quick=--quick; shift ;;
     --models) models=${2:?--models needs a value}; shift 2 ;;
     --links) links=${2:?--links needs a value}; shift 2 ;;
     --hw) hw=${2:?--hw needs a value}; shift 2 ;;
     --ctx) ctx=${2:?--ctx needs a value}; shift 2 ;;
     --max-ctx) max_ctx=${2:?--max-ctx needs a value}; shift 2 ;;
+    --no-probes) probes=0; shift ;;
     --out) outdir=${2:?--out needs a value}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run_all.sh: unknown option '$1' (see --help)" >&2; exit 1 ;;
   esac
 done
 
-step() { echo "[run_all $(date -u +%H:%M:%S)] $*" >&2; }
+t0=$(date +%s)
+step() { echo "[run_all +$(( $(date +%s) - t0 ))s] $*" >&2; }
 
-step "1/4 dependencies"
+step "1/6 dependencies"
 scripts/deps.sh build
+scripts/deps.sh report
 
-step "2/4 build (Release)"
+step "2/6 build (Release)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >build.log 2>&1 || { cat build.log >&2; exit 2; }
 cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >>build.log 2>&1 || { tail -30 build.log >&2; exit 2; }
 grep -A10 "kvwall .* configuration" build.log >&2 || true
 kvwall=./build/kvwall
 
-step "3/4 hardware"
+step "3/6 hardware"
+gpu_name=""
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-  step "GPU found: $(nvidia-smi -L | head -1); probes are not built yet, so numbers below are SPEC SHEET, not measured"
-else
-  step "no GPU here: numbers below are SPEC SHEET values for $hw (catalog), not measurements"
+  gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+  step "  GPU: $gpu_name ($(nvidia-smi -L | wc -l) on this node)"
 fi
+if [ -z "$hw" ]; then
+  case "$gpu_name" in
+    *GH200*) hw=gh200 ;;
+    *H200*) hw=h200 ;;
+    *H100*PCIe*) hw=h100-pcie ;;
+    *H100*) hw=h100-sxm ;;
+    *B200*) hw=b200 ;;
+    *A100*) hw=a100-sxm ;;
+    "") hw=h100-sxm; step "  no GPU here: compute and HBM come from the $hw SPEC SHEET (--hw to change)" ;;
+    *) hw=h100-sxm; step "  no catalog sheet matches '$gpu_name': using $hw (--hw to change)" ;;
+  esac
+fi
+"$kvwall" hw --json >/dev/null  # the catalog parses
+mode="spec sheet $hw for compute; links: catalog spec sheets"
 
 host=$(hostname -s 2>/dev/null || echo host)
-[ -n "$outdir" ] || outdir="results/${host}-$(date -u +%Y%m%dT%H%M%SZ)"
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+[ -n "$outdir" ] || outdir="results/${host}-${stamp}"
 tmpdir="${outdir}.partial"
 rm -rf "$tmpdir"
 mkdir -p "$tmpdir"
 trap 'rm -rf "$tmpdir"' EXIT
+"$kvwall" hw --json --output "$tmpdir/hw.json"
+
+probe_rc=0
+profile_args=()
+if [ "$probes" -eq 1 ]; then
+  step "4/6 probes${quick:+ (quick)}: every probe that applies; the others are recorded as skipped"
+  "$kvwall" probe $quick --out "$tmpdir" >"$tmpdir/probes.txt" || probe_rc=$?
+  case $probe_rc in
+    0) ;;
+    3) step "  a probe verified data WRONG: see the report" ;;
+    *) step "  some probes failed (exit $probe_rc): see the report" ;;
+  esac
+  [ -f "$tmpdir/profile.json" ] || { echo "run_all.sh: the probes wrote no profile" >&2; exit 2; }
+  profile_args=(--profile "$tmpdir/profile.json")
+  measured=$(python3 -c "import json,sys; print(','.join(l['name'] for l in json.load(open(sys.argv[1])).get('links', [])))" \
+             "$tmpdir/profile.json")
+  [ -n "$measured" ] && links="$links,$measured" && mode="$mode + measured here: $measured"
+else
+  step "4/6 probes: skipped (--no-probes)"
+fi
 
 IFS=, read -r -a model_list <<<"$models"
 IFS=, read -r -a link_list <<<"$links"
 total=$(( ${#model_list[@]} * ${#link_list[@]} ))
-step "4/4 model: $total (model, link) pairs on spec sheet $hw"
+step "5/6 model: $total (model, link) pairs, bulk and layer-wise, plus a context x bandwidth sweep per model"
 n=0
+t5=$(date +%s)
 for m in "${model_list[@]}"; do
   for l in "${link_list[@]}"; do
     n=$((n + 1))
-    step "  [$n/$total] $m over $l"
-    "$kvwall" crossover --model "$m" --hw "$hw" --link "$l" --ctx "$ctx" --max-ctx "$max_ctx" \
-      --json --output "$tmpdir/crossover-$m-$l.json"
+    for lw in "" --layerwise; do
+      "$kvwall" crossover --model "$m" --hw "$hw" --link "$l" "${profile_args[@]}" --ctx "$ctx" \
+        --max-ctx "$max_ctx" $lw --json --output "$tmpdir/crossover-$m-$l${lw:+-layerwise}.json"
+    done
+    if [ $((n % 5)) -eq 0 ] || [ "$n" -eq "$total" ]; then
+      el=$(( $(date +%s) - t5 ))
+      step "  [$n/$total] $m over $l; about $(( el * (total - n) / n ))s left"
+    fi
   done
+  "$kvwall" sweep --model "$m" --hw "$hw" "${profile_args[@]}" --ctx-steps 24 --bw-steps 24 --bw-min 0.1 \
+    --bw-max 2000 --csv --output "$tmpdir/sweep-$m.csv"
 done
 
-echo "kvwall verdicts at $ctx tokens: SPEC SHEET $hw (no measured profile yet)"
+python3 - "$tmpdir/run.json" "$hw" "$mode" "$stamp" "$*" "$($kvwall --version)" <<'EOF'
+import json, sys
+path, hw, mode, stamp, args, version = sys.argv[1:]
+json.dump({"hw": hw, "mode": mode, "started_utc": stamp, "command": ("./run_all.sh " + args).strip(),
+           "version": version}, open(path, "w"), indent=2)
+EOF
+
+step "6/6 report"
+python3 -m reports "$tmpdir" >/dev/null
+echo "kvwall verdicts at $ctx tokens ($mode)"
 python3 -m reports.verdict "$tmpdir"
 rm -rf "$outdir"
 mv "$tmpdir" "$outdir"
 trap - EXIT
-step "done: $outdir"
+step "done in $(( $(date +%s) - t0 ))s: $outdir/report.html"
+[ "$probe_rc" -eq 3 ] && exit 3
+exit 0

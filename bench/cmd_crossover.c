@@ -118,6 +118,32 @@ static void crossover_fields(const kvw_args *a, const kvw_setup *s, kvw_out *o)
 		kvw_out_note(o, "B*: transfer beats recompute at %ld tokens on links faster than B*", a->ctx);
 }
 
+/* JSON only: the layer-wise pipeline at --ctx, one entry per layer */
+static void pipeline(const kvw_args *a, const kvw_setup *s, kvw_out *o)
+{
+	int n = s->arch.n_layers;
+	double *c = malloc(2 * (size_t)n * sizeof *c), *x = c ? c + n : NULL;
+	if (!c)
+		return;
+	kvw_layerwise_times(&s->sc, (double)a->ctx, c, x);
+	json_t *arr = json_array();
+	double computed = 0, sent = 0;
+	for (int i = 0; i < n; i++) {
+		json_t *e = json_object();
+		json_object_set_new(e, "layer", json_integer(i));
+		json_object_set_new(e, "compute_start_s", kvw_num(computed));
+		computed += c[i];
+		json_object_set_new(e, "compute_end_s", kvw_num(computed));
+		double start = sent > computed ? sent : computed;
+		sent = start + x[i];
+		json_object_set_new(e, "send_start_s", kvw_num(start));
+		json_object_set_new(e, "send_end_s", kvw_num(sent));
+		json_array_append_new(arr, e);
+	}
+	kvw_out_field(o, "pipeline", NULL, NULL, arr);
+	free(c);
+}
+
 static kvw_err run_crossover(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 {
 	if (a->min_ctx >= a->max_ctx)
@@ -135,6 +161,8 @@ static kvw_err run_crossover(const kvw_args *a, int argc, char **argv, kvw_diag 
 	crossover_fields(a, s, &o);
 	if ((err = decode_side(a, s, &o, d)))
 		goto out;
+	if (s->sc.layerwise)
+		pipeline(a, s, &o);
 	ladder(s, a->max_ctx, &o);
 	err = kvw_out_emit(&o, a, argc, argv, d);
 out:

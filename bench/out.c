@@ -110,6 +110,8 @@ static void render_human(const kvw_out *o, FILE *f)
 	if (o->title[0])
 		fprintf(f, "%s\n", o->title);
 	for (int i = 0; i < o->n_fields; i++) {
+		if (!o->fields[i].label)
+			continue; /* JSON only */
 		render_value(buf, sizeof buf, o->fields[i].value, o->fields[i].fmt, true);
 		fprintf(f, "  %-34s %s\n", o->fields[i].label, buf);
 	}
@@ -167,6 +169,8 @@ static void render_csv(const kvw_out *o, FILE *f)
 	char buf[256];
 	bool table = o->table_key && o->n_cols;
 	int n = table ? o->n_cols : o->n_fields;
+	while (!table && n > 0 && !o->fields[n - 1].label)
+		n--; /* JSON-only fields come last */
 	for (int c = 0; c < n; c++) {
 		fputs(c ? "," : "", f);
 		csv_cell(f, table ? o->cols[c].key : o->fields[c].key);

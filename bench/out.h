@@ -23,7 +23,7 @@
 
 typedef struct kvw_field {
 	const char *key;   /* JSON / CSV name */
-	const char *label; /* human label */
+	const char *label; /* human label; NULL: in JSON only (add such fields last) */
 	const char *fmt;   /* printf format for numbers, NULL: %g */
 	json_t *value;     /* owned */
 } kvw_field;

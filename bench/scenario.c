@@ -180,6 +180,8 @@ void kvw_setup_describe(const kvw_setup *s, kvw_out *o, bool with_link)
 	if (with_link) {
 		kvw_out_field(o, "link", "link", NULL, json_string(s->link_name));
 		kvw_out_field(o, "link_source", "link source", NULL, json_string(s->link_source));
+		kvw_out_field(o, "link_gbps", "link bandwidth", "%.4g GB/s", kvw_num(s->sc.link.bw / 1e9));
+		kvw_out_field(o, "link_alpha_us", "link latency", "%.4g us", kvw_num(s->sc.link.alpha_s * 1e6));
 	}
 	kvw_out_field(o, "attention", "attention", NULL, json_string(s->sc.causal ? "causal" : "non-causal"));
 	kvw_out_field(o, "transfer_mode", "transfer mode", NULL,

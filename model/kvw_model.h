@@ -186,6 +186,9 @@ typedef struct kvw_scenario {
 
 /* Recompute L tokens of KV on the tp GPUs (each does 1/tp of the FLOPs). */
 double kvw_recompute_s(const kvw_scenario *s, double L);
+/* Layer-wise: per-layer compute c[i] and send x[i] seconds for a prefill
+ * of L tokens, slowdowns applied; a->n_layers entries each. */
+void kvw_layerwise_times(const kvw_scenario *s, double L, double *c, double *x);
 /* Bulk: alpha + KV_bytes(L) / B.  Layer-wise: exposed time after the last
  * layer of a prefill of L tokens on the sending side.  0 when L <= 0. */
 double kvw_transfer_s(const kvw_scenario *s, double L);

@@ -72,25 +72,39 @@ double kvw_recompute_s(const kvw_scenario *s, double L)
 	return t;
 }
 
-static double layerwise_s(const kvw_scenario *s, double L)
+/* per-group compute and send seconds of one layer */
+static void group_times(const kvw_scenario *s, double L, double *cg, double *xg)
 {
 	const kvw_arch *a = s->arch;
 	double rg = kvw_curve_at(&s->compute.gemm, L), ra = kvw_curve_at(&s->compute.attn, L);
 	double per_tok = kvw_kv_bytes_per_token_layer(a, &s->kv);
-	double cg[KVW_MAX_GROUPS], xg[KVW_MAX_GROUPS];
 	for (int g = 0; g < a->n_groups; g++) {
 		cg[g] = group_compute_s(s, g, L, rg, ra) * s->compute_slowdown;
 		xg[g] = (s->link.alpha_s + per_tok * kvw_tokens_held(a->groups[g].window, L) / s->link.bw)
 			* s->copy_slowdown;
 	}
-	if (a->n_groups == 1)
-		return kvw_pipeline_exposed_uniform(a->n_layers, cg[0], xg[0]);
-	double c[KVW_MAX_LAYERS], x[KVW_MAX_LAYERS];
-	for (int i = 0; i < a->n_layers; i++) {
-		c[i] = cg[a->layer_group[i]];
-		x[i] = xg[a->layer_group[i]];
+}
+
+void kvw_layerwise_times(const kvw_scenario *s, double L, double *c, double *x)
+{
+	double cg[KVW_MAX_GROUPS], xg[KVW_MAX_GROUPS];
+	group_times(s, L, cg, xg);
+	for (int i = 0; i < s->arch->n_layers; i++) {
+		c[i] = cg[s->arch->layer_group[i]];
+		x[i] = xg[s->arch->layer_group[i]];
 	}
-	return kvw_pipeline_exposed(a->n_layers, c, x);
+}
+
+static double layerwise_s(const kvw_scenario *s, double L)
+{
+	if (s->arch->n_groups == 1) {
+		double cg, xg;
+		group_times(s, L, &cg, &xg);
+		return kvw_pipeline_exposed_uniform(s->arch->n_layers, cg, xg);
+	}
+	double c[KVW_MAX_LAYERS], x[KVW_MAX_LAYERS];
+	kvw_layerwise_times(s, L, c, x);
+	return kvw_pipeline_exposed(s->arch->n_layers, c, x);
 }
 
 double kvw_transfer_s(const kvw_scenario *s, double L)
