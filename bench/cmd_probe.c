@@ -24,6 +24,7 @@
 #include "probe.h"
 #include "scenario.h"
 #include "tcp.h"
+#include "kvw_mpi.h"
 
 static const kvw_opt opts[] = {
 	{ "list", KVW_OPT_FLAG, KVW_ARG(list), NULL, 0, 0, "list the probes and whether they can run here" },
@@ -79,15 +80,18 @@ static kvw_err list(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 /* Runs one probe; returns the exit severity it adds (0, 2 or 3). */
 static int run_one(const kvw_probe *p, kvw_probe_run *r, kvw_diag *d)
 {
+	char who[32] = "kvwall probe";
+	if (r->mpi && r->mpi->size > 1)
+		snprintf(who, sizeof who, "kvwall probe[%d]", r->mpi->rank);
 	const char *why = p->unavailable();
 	kvw_record rec = kvw_record_new(p->name, "");
 	if (why) {
 		rec.status = KVW_ST_SKIPPED;
 		snprintf(rec.reason, sizeof rec.reason, "%s", why);
-		fprintf(stderr, "kvwall probe: %-12s skipped: %s\n", p->name, why);
+		fprintf(stderr, "%s: %-12s skipped: %s\n", who, p->name, why);
 		return kvw_probe_emit(r, &rec, d) ? 2 : 0;
 	}
-	fprintf(stderr, "kvwall probe: %-12s running\n", p->name);
+	fprintf(stderr, "%s: %-12s running\n", who, p->name);
 	int first = r->n_records;
 	void *state = NULL;
 	kvw_diag pd = { "" };
@@ -103,7 +107,7 @@ static int run_one(const kvw_probe *p, kvw_probe_run *r, kvw_diag *d)
 	if (err) {
 		rec.status = KVW_ST_FAILED;
 		snprintf(rec.reason, sizeof rec.reason, "%s", pd.msg[0] ? pd.msg : kvw_strerror(err));
-		fprintf(stderr, "kvwall probe: %-12s failed: %s\n", p->name, rec.reason);
+		fprintf(stderr, "%s: %-12s failed: %s\n", who, p->name, rec.reason);
 		kvw_probe_emit(r, &rec, d);
 		int e = kvw_exit_code(err);
 		sev = e > sev ? e : sev;
@@ -179,6 +183,51 @@ static kvw_err write_profile(const char *dir, json_t *profile, kvw_diag *d)
 	return err;
 }
 
+/* Rank 0: one cluster profile from every rank's.  Rank 0's sections stay
+ * as they are; every record carries its rank; other ranks' links are
+ * named rank<r>/<name>. */
+static json_t *merge(json_t *all, int argc, char **argv)
+{
+	json_t *m = new_profile(argc, argv), *results = json_array(), *links = json_array(), *ranks = json_array();
+	json_t *r0 = json_array_get(all, 0);
+	const char *key;
+	json_t *v;
+	json_object_foreach(r0, key, v)
+		if (!json_object_get(m, key) && strcmp(key, "results") && strcmp(key, "links"))
+			json_object_set(m, key, v);
+	size_t r;
+	json_t *doc;
+	json_array_foreach(all, r, doc) {
+		size_t i;
+		json_t *e;
+		json_array_foreach(json_object_get(doc, "results"), i, e) {
+			json_t *c = json_deep_copy(e);
+			json_object_set_new(c, "rank", json_integer((json_int_t)r));
+			json_array_append_new(results, c);
+		}
+		json_array_foreach(json_object_get(doc, "links"), i, e) {
+			json_t *c = json_deep_copy(e);
+			if (r > 0) {
+				char name[160];
+				snprintf(name, sizeof name, "rank%zu/%s", r, json_string_value(json_object_get(e, "name")));
+				json_object_set_new(c, "name", json_string(name));
+			}
+			json_array_append_new(links, c);
+		}
+		json_t *ri = json_object();
+		json_object_set_new(ri, "rank", json_integer((json_int_t)r));
+		json_object_set(ri, "host", json_object_get(doc, "host"));
+		json_array_append_new(ranks, ri);
+	}
+	char label[96];
+	snprintf(label, sizeof label, "measured by kvwall probe on %zu MPI ranks", json_array_size(all));
+	json_object_set_new(m, "label", json_string(label));
+	json_object_set_new(m, "results", results);
+	json_object_set_new(m, "links", links);
+	json_object_set_new(m, "ranks", ranks);
+	return m;
+}
+
 static kvw_err select_probes(const kvw_args *a, const kvw_probe **sel, int *n_sel, kvw_diag *d)
 {
 	int n;
@@ -201,6 +250,47 @@ static kvw_err select_probes(const kvw_args *a, const kvw_probe **sel, int *n_se
 	return KVW_OK;
 }
 
+static kvw_err emit(const kvw_args *a, int argc, char **argv, json_t *profile, const kvw_probe_run *r,
+                    kvw_diag *d)
+{
+	kvw_err err = KVW_OK;
+	if (a->out_dir && (err = write_profile(a->out_dir, profile, d)))
+		return err;
+	if (a->json) {
+		char *text = json_dumps(profile, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+		err = !text ? kvw_fail(d, KVW_ESYS, "out of memory")
+			: a->output ? kvw_write_atomic(a->output, text, strlen(text), d)
+			: (fputs(text, stdout) < 0 || fputc('\n', stdout) < 0) ? kvw_fail(d, KVW_ESYS, "cannot write stdout") : KVW_OK;
+		free(text);
+		return err;
+	}
+	kvw_out o;
+	kvw_out_init(&o, "kvwall.probe/1");
+	snprintf(o.title, sizeof o.title, "Probe results%s%s", a->out_dir ? " -> " : "", a->out_dir ? a->out_dir : "");
+	if (r) {
+		results_table(r, &o);
+	} else { /* merged: the table of rank 0's view of every rank */
+		kvw_probe_run all = { 0 };
+		size_t i;
+		json_t *e;
+		json_array_foreach(json_object_get(profile, "results"), i, e) {
+			kvw_record rec;
+			if (!kvw_record_from_json(e, &rec, d)) {
+				char variant[sizeof rec.variant];
+				snprintf(variant, sizeof variant, "rank%lld/%s", (long long)json_integer_value(json_object_get(e, "rank")),
+				         rec.variant);
+				snprintf(rec.variant, sizeof rec.variant, "%s", variant);
+				kvw_probe_emit(&all, &rec, d);
+			}
+		}
+		results_table(&all, &o);
+		free(all.records);
+	}
+	err = kvw_out_emit(&o, a, argc, argv, d);
+	kvw_out_free(&o);
+	return err;
+}
+
 static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 {
 	if (a->list)
@@ -214,37 +304,37 @@ static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 		kvw_catalog_set_dir(a->catalog);
 	if (a->peer && (err = kvw_tcp_check_peer(a->peer, d)))
 		return err;
-	kvw_probe_run r = { .quick = a->quick, .args = a, .profile = new_profile(argc, argv) };
+	kvw_mpi mpi;
+	kvw_mpi_init(NULL, NULL, &mpi);
+	if (mpi.active)
+		kvw_gpu_select(mpi.local_rank);
+	kvw_probe_run r = { .quick = a->quick, .args = a, .mpi = &mpi, .profile = new_profile(argc, argv) };
 	int sev = 0;
 	for (int i = 0; i < n_sel; i++) {
 		int s = run_one(sel[i], &r, d);
 		sev = s > sev ? s : sev;
 	}
-	json_t *results = json_array();
+	json_t *results = json_array(), *all = NULL;
 	for (int i = 0; i < r.n_records; i++)
 		json_array_append_new(results, kvw_record_to_json(&r.records[i]));
 	json_object_set_new(r.profile, "results", results);
-	kvw_out o;
-	kvw_out_init(&o, "kvwall.probe/1");
-	if (a->out_dir && (err = write_profile(a->out_dir, r.profile, d)))
-		goto out;
-	if (a->json) {
-		char *text = json_dumps(r.profile, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-		err = !text ? kvw_fail(d, KVW_ESYS, "out of memory")
-			: a->output ? kvw_write_atomic(a->output, text, strlen(text), d)
-			: (fputs(text, stdout) < 0 || fputc('\n', stdout) < 0) ? kvw_fail(d, KVW_ESYS, "cannot write stdout") : KVW_OK;
-		free(text);
+	sev = kvw_mpi_max_int(&mpi, sev);
+	if (mpi.size > 1) {
+		err = kvw_mpi_gather_json(&mpi, r.profile, &all, d);
+		if (!err && mpi.rank == 0) {
+			json_t *merged = merge(all, argc, argv);
+			err = emit(a, argc, argv, merged, NULL, d);
+			json_decref(merged);
+		}
 	} else {
-		snprintf(o.title, sizeof o.title, "Probe results%s%s", a->out_dir ? " -> " : "", a->out_dir ? a->out_dir : "");
-		results_table(&r, &o);
-		err = kvw_out_emit(&o, a, argc, argv, d);
+		err = emit(a, argc, argv, r.profile, &r, d);
 	}
 	if (!err && sev)
 		err = kvw_fail(d, sev == 3 ? KVW_EVERIFY : KVW_EDRIVER, "some probes failed (see the results)");
-out:
-	kvw_out_free(&o);
+	json_decref(all);
 	json_decref(r.profile);
 	free(r.records);
+	kvw_mpi_finalize(&mpi);
 	return err;
 }
 

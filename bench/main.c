@@ -56,7 +56,18 @@ int main(int argc, char **argv)
 	}
 	const char *name = argv[1];
 	if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
-		printf("kvwall %s\n", KVW_VERSION);
+		printf("kvwall %s\nbuilt with:%s%s\n", KVW_VERSION,
+#ifdef KVW_HAVE_CUDA
+		       " cuda",
+#else
+		       "",
+#endif
+#ifdef KVW_HAVE_MPI
+		       " mpi"
+#else
+		       ""
+#endif
+		);
 		return 0;
 	}
 	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {

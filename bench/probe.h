@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "kvw_err.h"
+#include "kvw_mpi.h"
 #include "opts.h"
 #include "record.h"
 
@@ -33,6 +34,7 @@ enum kvw_need {
 typedef struct kvw_probe_run {
 	bool quick;            /* a short version: fewer sizes and repetitions */
 	const kvw_args *args;  /* the command line (model for prefill, ...) */
+	const kvw_mpi *mpi;    /* rank and size; one rank without a launcher */
 	json_t *profile;       /* the profile being built; probes add sections */
 	int n_records, cap;
 	kvw_record *records;   /* owned by the runner */

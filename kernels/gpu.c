@@ -50,3 +50,10 @@ json_t *kvw_gpu_facts(void)
 	}
 	return arr;
 }
+
+void kvw_gpu_select(int local_rank)
+{
+	int n = 0;
+	if (cudaGetDeviceCount(&n) == cudaSuccess && n > 0)
+		cudaSetDevice(local_rank % n);
+}

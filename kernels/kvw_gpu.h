@@ -21,6 +21,9 @@ const char *kvw_gpu_unavailable(int min_devices);
  * "sm_count", "cc"} for every device; empty without CUDA or devices. */
 json_t *kvw_gpu_facts(void);
 
+/* one process per GPU: this process uses device local_rank % devices */
+void kvw_gpu_select(int local_rank);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -337,15 +338,81 @@ static kvw_err parse_peer(const char *peer, struct sockaddr_in *sa, kvw_diag *d)
 	return kvw_tcp_parse_addr(host, (int)port, sa, d);
 }
 
+static kvw_err tcp_run_local(kvw_probe_run *r, kvw_diag *d);
+
 kvw_err kvw_tcp_check_peer(const char *peer, kvw_diag *d)
 {
 	struct sockaddr_in sa;
 	return parse_peer(peer, &sa, d);
 }
 
+/* This host's address for a cross-rank server: --bind, else the first IPv4
+ * address its hostname resolves to. */
+static void host_addr(const kvw_args *a, char *out, size_t cap)
+{
+	char name[256];
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res = NULL;
+	snprintf(out, cap, "%s", a->bind && strcmp(a->bind, "127.0.0.1") ? a->bind : "127.0.0.1");
+	if (a->bind && strcmp(a->bind, "127.0.0.1"))
+		return;
+	if (gethostname(name, sizeof name) == 0 && getaddrinfo(name, NULL, &hints, &res) == 0 && res) {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, out, (socklen_t)cap);
+		freeaddrinfo(res);
+	}
+}
+
+/* Under MPI: rank 1 serves, rank 0 measures, the others wait; every rank
+ * takes part in the same collectives. */
+static kvw_err tcp_ranks(kvw_probe_run *r, kvw_diag *d)
+{
+	const kvw_mpi *m = r->mpi;
+	kvw_tcp_server *srv = NULL;
+	char peer[96] = "";
+	int port = 0;
+	kvw_err err = KVW_OK;
+	if (m->rank == 1) {
+		char addr[64];
+		host_addr(r->args, addr, sizeof addr);
+		err = kvw_tcp_server_start(addr, 0, &srv, &port, d);
+		if (!err)
+			snprintf(peer, sizeof peer, "%s:%d", addr, port);
+	}
+	kvw_mpi_bcast_str(m, peer, sizeof peer, 1);
+	if (m->rank == 0) {
+		if (!peer[0]) {
+			err = kvw_fail(d, KVW_ESYS, "tcp: rank 1 could not start its server");
+		} else {
+			kvw_args a = *r->args;
+			a.peer = peer;
+			kvw_probe_run sub = *r;
+			sub.args = &a;
+			sub.mpi = NULL;
+			err = tcp_run_local(&sub, d);
+			r->n_records = sub.n_records, r->cap = sub.cap, r->records = sub.records;
+		}
+	}
+	kvw_mpi_barrier(m);
+	kvw_tcp_server_stop(srv);
+	if (m->rank > 0 && !err) {
+		kvw_record rec = kvw_record_new("tcp", "");
+		rec.status = KVW_ST_SKIPPED;
+		snprintf(rec.reason, sizeof rec.reason, m->rank == 1 ? "served rank 0's streams (rank 0 records the numbers)"
+		         : "the tcp probe runs between ranks 0 and 1");
+		err = kvw_probe_emit(r, &rec, d);
+	}
+	return err;
+}
+
 static kvw_err tcp_run(kvw_probe_run *r, void *state, kvw_diag *d)
 {
 	(void)state;
+	if (r->mpi && r->mpi->size > 1 && !r->args->peer)
+		return tcp_ranks(r, d);
+	return tcp_run_local(r, d);
+}
+
+static kvw_err tcp_run_local(kvw_probe_run *r, kvw_diag *d)
+{
 	const kvw_args *a = r->args;
 	int streams = a->streams > 0 ? (int)a->streams : 4;
 	kvw_tcp_server *srv = NULL;
@@ -355,7 +422,7 @@ static kvw_err tcp_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	kvw_err err;
 	if (a->peer) {
 		err = parse_peer(a->peer, &sa, d);
-		snprintf(path, sizeof path, "tcp_%s", a->peer);
+		snprintf(path, sizeof path, "tcp_%s", r->mpi == NULL ? "rank0_to_rank1" : a->peer);
 		for (char *p = path; *p; p++)
 			*p = *p == '.' || *p == ':' ? '_' : *p;
 	} else {

@@ -5,7 +5,8 @@
 #                           for /usr/bin/python3, else pip)
 #   scripts/deps.sh test    build + report + clang and its sanitizer/libFuzzer runtime,
 #                           iproute2 and iperf3 for the network ground-truth test,
-#                           chromium to open the report headless
+#                           chromium to open the report headless, Open MPI for
+#                           the 2-rank run
 # As root with apt-get it installs what is missing; otherwise it prints the
 # exact command to run and exits 1.  Optional hardware libraries (CUDA,
 # NCCL, ibverbs, hwloc, MPI) are never required: CMake switches them on
@@ -14,7 +15,7 @@ set -euo pipefail
 
 group=${1:-build}
 build_pkgs=(cmake make gcc g++ pkg-config libjansson-dev libbenchmark-dev python3)
-test_pkgs=("${build_pkgs[@]}" clang libclang-rt-dev iproute2 iperf3 chromium)
+test_pkgs=("${build_pkgs[@]}" clang libclang-rt-dev iproute2 iperf3 chromium libopenmpi-dev openmpi-bin)
 root=0
 [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 && root=1
 
