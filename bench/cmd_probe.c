@@ -35,6 +35,7 @@ static const kvw_opt opts[] = {
 	{ "streams", KVW_OPT_LONG, KVW_ARG(streams), "4", 1, 64, "tcp: parallel streams" },
 	{ "bind", KVW_OPT_STR, KVW_ARG(bind), "127.0.0.1", 0, 0, "tcp: address of the local server" },
 	{ "peer", KVW_OPT_STR, KVW_ARG(peer), NULL, 0, 0, "tcp: a kvwall serve at ADDR:PORT instead of a local server" },
+	{ "rdma-peer", KVW_OPT_STR, KVW_ARG(rdma_peer), NULL, 0, 0, "rdma: a host already running ib_write_bw / ib_read_bw servers" },
 	{ "no-kv", KVW_OPT_FLAG, KVW_ARG(no_kv), NULL, 0, 0, "tcp: skip the KV-shaped message patterns" },
 	KVW_OPTS_OUTPUT,
 	KVW_OPT_END,

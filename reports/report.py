@@ -119,6 +119,8 @@ def _spec_for(link, res):
     gpu = _spec_gpu(res) or {}
     specs = _spec_links(res)
     n = link["name"]
+    if link.get("spec"):
+        return specs.get(link["spec"])
     if n.startswith("nvlink_c2c"):
         return specs.get("nvlink-c2c")
     if n.startswith("pcie"):

@@ -118,6 +118,10 @@ def test_facts():
     for cmd in ("kv", "crossover", "split", "sweep", "models", "hw", "probe", "compare", "baseline", "serve"):
         rc, out, _ = run("help", cmd)
         check(rc == 0 and "usage: kvwall " + cmd in out, f"help {cmd}")
+    rc, out, _ = run("probe", "rdma", "--json")
+    rd = json.loads(out)["results"][0]
+    check(rc == 0 and rd["status"] == "skipped" and rd["reason"].startswith(("no RDMA device", "built without libibverbs")),
+          f"rdma without a NIC: {rd}")
     rc, out, _ = run("probe", "--list")
     check(rc == 0 and "null" in out and "host_memcpy" in out, "probe --list")
     with tempfile.TemporaryDirectory() as tmp:
