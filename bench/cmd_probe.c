@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "host.h"
@@ -25,6 +26,7 @@
 #include "scenario.h"
 #include "tcp.h"
 #include "kvw_mpi.h"
+#include "kvw_topo.h"
 
 static const kvw_opt opts[] = {
 	{ "list", KVW_OPT_FLAG, KVW_ARG(list), NULL, 0, 0, "list the probes and whether they can run here" },
@@ -36,6 +38,7 @@ static const kvw_opt opts[] = {
 	{ "bind", KVW_OPT_STR, KVW_ARG(bind), "127.0.0.1", 0, 0, "tcp: address of the local server" },
 	{ "peer", KVW_OPT_STR, KVW_ARG(peer), NULL, 0, 0, "tcp: a kvwall serve at ADDR:PORT instead of a local server" },
 	{ "rdma-peer", KVW_OPT_STR, KVW_ARG(rdma_peer), NULL, 0, 0, "rdma: a host already running ib_write_bw / ib_read_bw servers" },
+	{ "topology-xml", KVW_OPT_STR, KVW_ARG(topology_xml), NULL, 0, 0, "topology: read a saved hwloc XML (lstopo --of xml)" },
 	{ "no-kv", KVW_OPT_FLAG, KVW_ARG(no_kv), NULL, 0, 0, "tcp: skip the KV-shaped message patterns" },
 	KVW_OPTS_OUTPUT,
 	KVW_OPT_END,
@@ -68,7 +71,7 @@ static kvw_err list(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 	kvw_out_col(&o, "summary", "measures", NULL);
 	for (int i = 0; i < n; i++) {
 		char needs[64];
-		const char *why = p[i]->unavailable();
+		const char *why = p[i]->unavailable(NULL);
 		json_t *row[] = { json_string(p[i]->name), json_string(need_names(p[i]->needs, needs, sizeof needs)),
 		                  json_string(why ? why : "runs"), json_string(p[i]->summary) };
 		kvw_out_row(&o, row);
@@ -84,7 +87,7 @@ static int run_one(const kvw_probe *p, kvw_probe_run *r, kvw_diag *d)
 	char who[32] = "kvwall probe";
 	if (r->mpi && r->mpi->size > 1)
 		snprintf(who, sizeof who, "kvwall probe[%d]", r->mpi->rank);
-	const char *why = p->unavailable();
+	const char *why = p->unavailable(r->mpi);
 	kvw_record rec = kvw_record_new(p->name, "");
 	if (why) {
 		rec.status = KVW_ST_SKIPPED;
@@ -305,6 +308,10 @@ static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 		kvw_catalog_set_dir(a->catalog);
 	if (a->peer && (err = kvw_tcp_check_peer(a->peer, d)))
 		return err;
+	if (a->topology_xml && access(a->topology_xml, R_OK) != 0)
+		return kvw_fail(d, KVW_EINPUT, "--topology-xml: cannot read %s: %s", a->topology_xml, strerror(errno));
+	if (a->topology_xml && (err = kvw_topo_check_xml(a->topology_xml, d)))
+		return err;
 	kvw_mpi mpi;
 	kvw_mpi_init(NULL, NULL, &mpi);
 	if (mpi.active)
@@ -331,7 +338,8 @@ static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 		err = emit(a, argc, argv, r.profile, &r, d);
 	}
 	if (!err && sev)
-		err = kvw_fail(d, sev == 3 ? KVW_EVERIFY : KVW_EDRIVER, "some probes failed (see the results)");
+		err = kvw_fail(d, sev == 3 ? KVW_EVERIFY : sev == 1 ? KVW_EINPUT : KVW_EDRIVER,
+		               "some probes failed (see the results)");
 	json_decref(all);
 	json_decref(r.profile);
 	free(r.records);

@@ -25,6 +25,8 @@ void kvw_mpi_finalize(const kvw_mpi *m);
 void kvw_mpi_barrier(const kvw_mpi *m);
 /* rank root's buf (NUL-terminated, at most cap bytes) to every rank */
 void kvw_mpi_bcast_str(const kvw_mpi *m, char *buf, int cap, int root);
+/* n raw bytes from root to every rank */
+void kvw_mpi_bcast_bytes(const kvw_mpi *m, void *buf, int n, int root);
 int kvw_mpi_max_int(const kvw_mpi *m, int v);
 /* Every rank's document; on rank 0 *all is a new array indexed by rank,
  * elsewhere NULL.  Collective. */

@@ -50,6 +50,12 @@ void kvw_mpi_bcast_str(const kvw_mpi *m, char *buf, int cap, int root)
 	buf[cap - 1] = '\0';
 }
 
+void kvw_mpi_bcast_bytes(const kvw_mpi *m, void *buf, int n, int root)
+{
+	if (m->active)
+		MPI_Bcast(buf, n, MPI_BYTE, root, MPI_COMM_WORLD);
+}
+
 int kvw_mpi_max_int(const kvw_mpi *m, int v)
 {
 	int out = v;
@@ -117,6 +123,11 @@ void kvw_mpi_bcast_str(const kvw_mpi *m, char *buf, int cap, int root)
 {
 	(void)m, (void)root;
 	buf[cap - 1] = '\0';
+}
+
+void kvw_mpi_bcast_bytes(const kvw_mpi *m, void *buf, int n, int root)
+{
+	(void)m, (void)buf, (void)n, (void)root;
 }
 
 int kvw_mpi_max_int(const kvw_mpi *m, int v)

@@ -27,7 +27,7 @@ typedef struct kvw_strlist {
 /* Every option of every command; a command's table names the ones it takes. */
 typedef struct kvw_args {
 	const char *model, *config, *hw, *link, *profile, *kv_dtype, *dtype;
-	const char *output, *catalog, *weight_dtype, *out_dir, *tolerance, *junit, *from, *bind, *peer, *rdma_peer;
+	const char *output, *catalog, *weight_dtype, *out_dir, *tolerance, *junit, *from, *bind, *peer, *rdma_peer, *topology_xml;
 	kvw_strlist metrics;
 	long ctx, tp, max_ctx, min_ctx, batch, ctx_steps, bw_steps, streams, port, idle_s;
 	double tflops, gbps, alpha_us, efficiency, hbm_gbps, overhead_us;

@@ -44,8 +44,9 @@ typedef struct kvw_probe {
 	const char *name;
 	const char *summary;
 	unsigned needs;                    /* kvw_need bits, for --list */
-	/* NULL when the probe can run here, else the reason it cannot */
-	const char *(*unavailable)(void);
+	/* NULL when the probe can run here (mpi: this process's rank and size;
+	 * NULL for a plain listing), else the reason it cannot */
+	const char *(*unavailable)(const kvw_mpi *mpi);
 	/* optional: state for run(); teardown accepts NULL */
 	kvw_err (*setup)(kvw_probe_run *r, void **state, kvw_diag *d);
 	kvw_err (*run)(kvw_probe_run *r, void *state, kvw_diag *d);

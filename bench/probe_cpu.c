@@ -25,8 +25,9 @@ static double now(void)
 	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static const char *always(void)
+static const char *always(const kvw_mpi *mpi)
 {
+	(void)mpi;
 	return NULL;
 }
 

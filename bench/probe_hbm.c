@@ -19,8 +19,9 @@
 #include "out.h"
 #include "probe.h"
 
-static const char *need_gpu(void)
+static const char *need_gpu(const kvw_mpi *mpi)
 {
+	(void)mpi;
 	return kvw_gpu_unavailable(1);
 }
 

@@ -57,3 +57,9 @@ void kvw_gpu_select(int local_rank)
 	if (cudaGetDeviceCount(&n) == cudaSuccess && n > 0)
 		cudaSetDevice(local_rank % n);
 }
+
+bool kvw_gpu_pci(char *out, int cap)
+{
+	int dev = 0;
+	return cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetPCIBusId(out, cap, dev) == cudaSuccess;
+}

@@ -16,3 +16,9 @@ void kvw_gpu_select(int local_rank)
 {
 	(void)local_rank;
 }
+
+bool kvw_gpu_pci(char *out, int cap)
+{
+	(void)out, (void)cap;
+	return false;
+}

@@ -8,6 +8,7 @@
 #define KVW_GPU_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -20,6 +21,9 @@ const char *kvw_gpu_unavailable(int min_devices);
 /* New array of {"index", "name", "driver", "runtime", "memory_bytes",
  * "sm_count", "cc"} for every device; empty without CUDA or devices. */
 json_t *kvw_gpu_facts(void);
+
+/* PCI bus id of the current device ("0000:01:00.0"); false without one */
+bool kvw_gpu_pci(char *out, int cap);
 
 /* one process per GPU: this process uses device local_rank % devices */
 void kvw_gpu_select(int local_rank);

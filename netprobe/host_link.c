@@ -23,13 +23,15 @@
 #include "out.h"
 #include "probe.h"
 
-static const char *need_gpu(void)
+static const char *need_gpu(const kvw_mpi *mpi)
 {
+	(void)mpi;
 	return kvw_gpu_unavailable(1);
 }
 
-static const char *need_2gpu(void)
+static const char *need_2gpu(const kvw_mpi *mpi)
 {
+	(void)mpi;
 	return kvw_gpu_unavailable(2);
 }
 

@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kvw_gpu.h"
+#include "kvw_topo.h"
 #include "out.h"
 #include "probe.h"
 
@@ -95,8 +97,12 @@ typedef struct port_pick {
 	bool ethernet, found;
 } port_pick;
 
+/* prefer: the NIC closest to this process's GPU (hwloc), else the first active port */
 static void list_devices(kvw_probe_run *r, port_pick *pick)
 {
+	char gpu[32], near[64] = "";
+	if (kvw_gpu_pci(gpu, sizeof gpu))
+		kvw_topo_closest_nic(gpu, near, sizeof near);
 	int n = 0;
 	struct ibv_device **list = ibv_get_device_list(&n);
 	json_t *arr = kvw_probe_section(r, "rdma_devices", true);
@@ -121,7 +127,8 @@ static void list_devices(kvw_probe_run *r, port_pick *pick)
 			json_object_set_new(e, "link_layer", json_string(eth ? "Ethernet" : "InfiniBand"));
 			json_object_set_new(e, "active_gbps", gbps > 0 ? kvw_num(gbps) : json_null());
 			json_array_append_new(arr, e);
-			if (active && !pick->found) {
+			bool preferred = near[0] && strcmp(near, ibv_get_device_name(list[i])) == 0;
+			if (active && (!pick->found || (preferred && strcmp(pick->dev, near) != 0))) {
 				snprintf(pick->dev, sizeof pick->dev, "%s", ibv_get_device_name(list[i]));
 				pick->gbps = gbps, pick->ethernet = eth, pick->found = true;
 			}
@@ -256,8 +263,9 @@ static kvw_err one_tool(kvw_probe_run *r, const char *tool, const port_pick *pic
 	return err;
 }
 
-static const char *rdma_unavailable(void)
+static const char *rdma_unavailable(const kvw_mpi *mpi)
 {
+	(void)mpi;
 	int n = 0;
 	struct ibv_device **list = ibv_get_device_list(&n);
 	if (list)
@@ -288,8 +296,9 @@ static kvw_err rdma_run(kvw_probe_run *r, void *state, kvw_diag *d)
 
 #else /* built without libibverbs */
 
-static const char *rdma_unavailable(void)
+static const char *rdma_unavailable(const kvw_mpi *mpi)
 {
+	(void)mpi;
 	return "built without libibverbs";
 }
 

@@ -446,8 +446,9 @@ static kvw_err tcp_run_local(kvw_probe_run *r, kvw_diag *d)
 	return err;
 }
 
-static const char *always(void)
+static const char *always(const kvw_mpi *mpi)
 {
+	(void)mpi;
 	return NULL;
 }
 

@@ -16,7 +16,7 @@ set -euo pipefail
 group=${1:-build}
 build_pkgs=(cmake make gcc g++ pkg-config libjansson-dev libbenchmark-dev python3)
 test_pkgs=("${build_pkgs[@]}" clang libclang-rt-dev iproute2 iperf3 chromium libopenmpi-dev openmpi-bin
-           libibverbs-dev perftest)
+           libibverbs-dev perftest libhwloc-dev)
 root=0
 [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 && root=1
 

@@ -118,6 +118,23 @@ def test_facts():
     for cmd in ("kv", "crossover", "split", "sweep", "models", "hw", "probe", "compare", "baseline", "serve"):
         rc, out, _ = run("help", cmd)
         check(rc == 0 and "usage: kvwall " + cmd in out, f"help {cmd}")
+    topo = os.path.join(ROOT, "tests", "data", "topology")
+    rc, out, err = run("probe", "topology", "--topology-xml", os.path.join(topo, "two-socket-4gpu-2nic.xml"), "--json")
+    if "built without hwloc" not in out:
+        t = json.loads(out)["topology"]
+        rel = {(p["gpu"], p["nic"]): p["relation"] for p in t["pairs"]}
+        check(rc == 0 and t["packages"] == 2 and t["numa_nodes"] == 2 and len(t["gpus"]) == 4 and len(t["nics"]) == 2,
+              f"topology counts: {rc} {err}")
+        check(rel == {("0000:01:00.0", "mlx5_0"): "same_switch", ("0000:01:00.0", "mlx5_1"): "cross_socket",
+                      ("0000:21:00.0", "mlx5_0"): "same_numa", ("0000:21:00.0", "mlx5_1"): "cross_socket",
+                      ("0000:81:00.0", "mlx5_0"): "cross_socket", ("0000:81:00.0", "mlx5_1"): "same_host_bridge",
+                      ("0000:a1:00.0", "mlx5_0"): "cross_socket", ("0000:a1:00.0", "mlx5_1"): "same_numa"},
+              f"topology relations {rel}")
+        check(t["closest_nic"] == {"0000:01:00.0": "mlx5_0", "0000:21:00.0": "mlx5_0",
+                                   "0000:81:00.0": "mlx5_1", "0000:a1:00.0": "mlx5_1"}, f"closest {t['closest_nic']}")
+        rc, out, err = run("probe", "topology", "--topology-xml", os.path.join(topo, "one-gpu-no-nic.xml"), "--json")
+        t = json.loads(out)["topology"]
+        check(rc == 0 and t["closest_nic"] == {"0000:01:00.0": None} and t["pairs"] == [], "one GPU, no NIC")
     rc, out, _ = run("probe", "rdma", "--json")
     rd = json.loads(out)["results"][0]
     check(rc == 0 and rd["status"] == "skipped" and rd["reason"].startswith(("no RDMA device", "built without libibverbs")),
@@ -224,6 +241,8 @@ BAD = [
     (["probe", "tcp", "--peer", "host:99999"], 1, "is not ADDR:PORT"),
     (["probe", "tcp", "--peer", "not-an-ip:80"], 1, "not an IPv4 address"),
     (["probe", "tcp", "--streams", "0"], 1, "--streams"),
+    (["probe", "topology", "--topology-xml", "/nonexistent.xml"], 1, "cannot read /nonexistent.xml"),
+    (["probe", "topology", "--topology-xml", "@BAD_CONFIG"], 1, "hwloc cannot"),
     (["serve", "--port", "0"], 1, "--port"),
     (["probe", "--quick", "--bogus"], 1, "unknown option '--bogus'"),
 ]

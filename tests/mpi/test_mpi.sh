@@ -13,7 +13,7 @@ trap 'rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 cd "$work"
 timeout 300 mpirun --oversubscribe --mca btl self,tcp --mca btl_tcp_if_include lo -np 2 \
-  "$kvwall" probe host_memcpy tcp --quick --no-kv --out "$work/cluster" >"$work/out.txt" 2>"$work/err.txt"
+  "$kvwall" probe host_memcpy tcp nccl --quick --no-kv --out "$work/cluster" >"$work/out.txt" 2>"$work/err.txt"
 rc=$?
 python3 - "$work/cluster/profile.json" "$rc" <<'PY'
 import json, sys
@@ -33,6 +33,10 @@ tcp = [r for r in p.get("results", []) if r["probe"] == "tcp" and r["status"] ==
 check(tcp and all(r["rank"] == 0 and r["verify"]["wrong"] == 0 for r in tcp), "tcp measured by rank 0, verified")
 check({r["rank"] for r in p.get("results", []) if r["probe"] == "host_memcpy"} == {0, 1}, "host_memcpy on both ranks")
 check(any(l["name"] == "tcp_rank0_to_rank1_4streams" for l in p.get("links", [])), "rank 0 -> 1 link fitted")
+nccl = [r for r in p.get("results", []) if r["probe"] == "nccl"]
+gpus = any(rk["host"].get("gpus") for rk in p.get("ranks", []))
+check(len(nccl) >= 2 and (gpus or all(r["status"] == "skipped" and r["reason"] for r in nccl)),
+      f"nccl without GPUs is skipped with the reason on every rank: {nccl}")
 print(f"test_mpi: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
 PY

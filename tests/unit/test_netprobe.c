@@ -5,6 +5,7 @@
 
 #include "check.h"
 #include "kvw_config.h"
+#include "nccl_math.h"
 #include "perftest.h"
 
 #ifndef FIXTURES
@@ -52,5 +53,11 @@ int main(void)
 	CHECK(kvw_perftest_parse(unit, strlen(unit), &pt, &d) == KVW_EINPUT && strstr(d.msg, "unknown bandwidth unit"));
 	const char *neg = " #bytes #iterations BW peak[MB/sec] BW average[MB/sec] MsgRate[Mpps]\n 64 10 -1 2 3\n";
 	CHECK(kvw_perftest_parse(neg, strlen(neg), &pt, &d) == KVW_EINPUT);
+	/* nccl-tests busbw factors: all-reduce 2(n-1)/n, all-gather (n-1)/n, send/recv 1 */
+	CHECK_NEAR(kvw_busbw_factor(KVW_COLL_ALLREDUCE, 8), 1.75, 1e-15);
+	CHECK_NEAR(kvw_busbw_factor(KVW_COLL_ALLGATHER, 4), 0.75, 1e-15);
+	CHECK_NEAR(kvw_busbw_factor(KVW_COLL_SENDRECV, 2), 1.0, 0);
+	CHECK_NEAR(kvw_busbw_factor(KVW_COLL_BROADCAST, 16), 1.0, 0);
+	CHECK(kvw_busbw_factor(KVW_COLL_ALLREDUCE, 0) == 0);
 	return check_done("test_netprobe");
 }

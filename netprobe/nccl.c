@@ -1,0 +1,172 @@
+/* nccl.c — NCCL point-to-point between two ranks, one GPU each.
+ *
+ *   nccl  under mpirun with >= 2 ranks: rank 0 makes the NCCL unique id,
+ *         MPI broadcasts it, every rank joins one communicator; rank 0
+ *         ncclSends 4 KiB .. 1 GiB to rank 1, which times its ncclRecv with
+ *         CUDA events (every iteration starts together on both ranks; the
+ *         iteration counts are fixed, so both run the same number of
+ *         operations).  Rank 1 records algbw = bytes / time and busbw =
+ *         algbw x 1 (send/recv, as nccl-tests), checks the received bytes,
+ *         and fits the sizes into profile.links.  Same node or two nodes:
+ *         NCCL picks NVLink, PCIe or the network itself.
+ * Skipped with the reason: built without NCCL or CUDA, no CUDA device,
+ * fewer than 2 ranks (NCCL refuses two ranks on one GPU, so a one-GPU node
+ * cannot run it).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvw_gpu.h"
+#include "kvw_topo.h"
+#include "nccl_math.h"
+#include "out.h"
+#include "probe.h"
+
+#if defined(KVW_HAVE_CUDA) && defined(KVW_HAVE_NCCL)
+#include <nccl.h>
+
+#include "kvw_cuda.h"
+#include "kvw_fit.h"
+#include "kvw_gbench.h"
+#include "kvw_kernels.h"
+
+#define SEED 31u
+
+typedef struct p2p_job {
+	const kvw_mpi *mpi;
+	ncclComm_t comm;
+	void *buf;
+	size_t bytes;
+	kvw_evtimer t;
+} p2p_job;
+
+static double time_p2p(void *arg)
+{
+	p2p_job *j = arg;
+	ncclResult_t e = ncclSuccess;
+	kvw_mpi_barrier(j->mpi);
+	cudaEventRecord(j->t.start, j->t.stream);
+	if (j->mpi->rank == 0)
+		e = ncclSend(j->buf, j->bytes, ncclChar, 1, j->comm, j->t.stream);
+	else if (j->mpi->rank == 1)
+		e = ncclRecv(j->buf, j->bytes, ncclChar, 0, j->comm, j->t.stream);
+	cudaEventRecord(j->t.stop, j->t.stream);
+	double t = kvw_evtimer_seconds(&j->t);
+	return e == ncclSuccess ? t : -1;
+}
+
+static const char *nccl_unavailable(const kvw_mpi *mpi)
+{
+	const char *why = kvw_gpu_unavailable(1);
+	if (why)
+		return why;
+	if (!mpi || mpi->size < 2)
+		return "needs 2 MPI ranks with one GPU each (mpirun -np 2 kvwall probe nccl)";
+	return NULL;
+}
+
+static kvw_err nccl_run(kvw_probe_run *r, void *state, kvw_diag *d)
+{
+	(void)state;
+	const kvw_mpi *m = r->mpi;
+	kvw_err err = KVW_OK;
+	ncclUniqueId id;
+	p2p_job j = { .mpi = m };
+	unsigned long long *wrong_dev = NULL;
+	size_t max = r->quick ? ((size_t)256 << 20) : ((size_t)1 << 30);
+	double sizes[16], times[16];
+	int n = 0;
+	if (m->rank == 0 && ncclGetUniqueId(&id) != ncclSuccess)
+		memset(&id, 0, sizeof id); /* the other ranks then fail to join, and say so */
+	kvw_mpi_bcast_bytes(m, &id, sizeof id, 0);
+	char gpu[32], nic[64];
+	if (!getenv("NCCL_IB_HCA") && kvw_gpu_pci(gpu, sizeof gpu) && kvw_topo_closest_nic(gpu, nic, sizeof nic))
+		setenv("NCCL_IB_HCA", nic, 0); /* the NIC nearest this rank's GPU; a user's setting wins */
+	ncclResult_t ne = ncclCommInitRank(&j.comm, m->size, id, m->rank);
+	if (ne != ncclSuccess)
+		return kvw_fail(d, KVW_EDRIVER, "ncclCommInitRank: %s", ncclGetErrorString(ne));
+	KVW_CU(kvw_evtimer_init(&j.t, NULL));
+	KVW_CU(cudaStreamCreateWithFlags(&j.t.stream, cudaStreamNonBlocking));
+	KVW_CU(cudaMalloc(&j.buf, max));
+	KVW_CU(cudaMalloc((void **)&wrong_dev, sizeof *wrong_dev));
+	for (size_t b = 4096; b <= max && n < 16; b *= r->quick ? 16 : 4) {
+		j.bytes = b;
+		if (m->rank == 0)
+			KVW_CU(kvw_hbm_fill(j.buf, b / 16, SEED, 0));
+		else
+			KVW_CU(cudaMemset(j.buf, 0xA5, b));
+		KVW_CU(cudaDeviceSynchronize());
+		kvw_record rec = kvw_record_new("nccl", "");
+		snprintf(rec.variant, sizeof rec.variant, "sendrecv_rank0_to_rank1_%zuKiB", b >> 10);
+		rec.bytes = (double)b;
+		rec.iterations = r->quick ? 5 : (b < (1u << 24) ? 50 : 10);
+		rec.repetitions = r->quick ? 3 : 5;
+		if ((err = kvw_gbench_measure(rec.variant, time_p2p, &j, rec.iterations, rec.repetitions, &rec.time_s, d)))
+			goto out;
+		if (m->rank != 1)
+			continue; /* rank 1 holds the received data and the receive times */
+		unsigned long long wrong = 0;
+		KVW_CU(cudaMemset(wrong_dev, 0, sizeof wrong));
+		KVW_CU(kvw_hbm_check(KVW_HBM_COPY, j.buf, b / 16, SEED, 0, wrong_dev, 0));
+		KVW_CU(cudaMemcpy(&wrong, wrong_dev, sizeof wrong, cudaMemcpyDeviceToHost));
+		rec.gbps = rec.bytes / rec.time_s.median / 1e9; /* algbw */
+		rec.checked = (long long)(b / 16);
+		rec.wrong = (long long)wrong;
+		if (wrong) {
+			rec.status = KVW_ST_FAILED;
+			snprintf(rec.reason, sizeof rec.reason, "%llu wrong 16-byte elements received", wrong);
+		}
+		sizes[n] = rec.bytes, times[n++] = rec.time_s.median;
+		if ((err = kvw_probe_emit(r, &rec, d)))
+			goto out;
+	}
+	kvw_linkfit f;
+	if (m->rank == 1 && kvw_fit_link(sizes, times, n, &f)) {
+		kvw_probe_add_link(r, "nccl_rank0_to_rank1", "network", f.alpha_s, f.bw, f.n, f.r2);
+		json_t *links = json_object_get(r->profile, "links");
+		json_object_set_new(json_array_get(links, json_array_size(links) - 1), "busbw_factor",
+		                    kvw_num(kvw_busbw_factor(KVW_COLL_SENDRECV, 2)));
+	}
+	if (m->rank != 1) {
+		kvw_record rec = kvw_record_new("nccl", "");
+		rec.status = KVW_ST_SKIPPED;
+		snprintf(rec.reason, sizeof rec.reason, m->rank == 0 ? "sent to rank 1 (rank 1 records the numbers)"
+		         : "send/recv runs between ranks 0 and 1");
+		err = kvw_probe_emit(r, &rec, d);
+	}
+out:
+	cudaFree(j.buf);
+	cudaFree(wrong_dev);
+	if (j.t.stream)
+		cudaStreamDestroy(j.t.stream);
+	kvw_evtimer_destroy(&j.t);
+	ncclCommDestroy(j.comm);
+	return err;
+}
+
+#else /* built without NCCL or CUDA */
+
+static const char *nccl_unavailable(const kvw_mpi *mpi)
+{
+	(void)mpi;
+	return "built without NCCL";
+}
+
+static kvw_err nccl_run(kvw_probe_run *r, void *state, kvw_diag *d)
+{
+	(void)r, (void)state;
+	return kvw_fail(d, KVW_EDRIVER, "built without NCCL");
+}
+
+#endif
+
+const kvw_probe kvw_probe_nccl = {
+	.name = "nccl",
+	.summary = "NCCL send/recv between ranks 0 and 1 (one GPU each; mpirun -np 2): algbw and busbw as "
+	           "nccl-tests, 4 KiB-1 GiB with the fit, verified",
+	.needs = KVW_NEED_CUDA | KVW_NEED_NCCL | KVW_NEED_MPI,
+	.unavailable = nccl_unavailable,
+	.run = nccl_run,
+};
