@@ -108,6 +108,7 @@ static void crossover_fields(const kvw_args *a, const kvw_setup *s, kvw_out *o)
 	kvw_out_field(o, "kv_bytes", "KV bytes at context", "%.6g", kvw_num(kvw_kv_bytes(&s->arch, &s->sc.kv, L)));
 	kvw_out_field(o, "recompute_s", "recompute at context", "%.4g s", kvw_num(r));
 	kvw_out_field(o, "transfer_s", "transfer at context", "%.4g s", kvw_num(t));
+	kvw_out_field(o, "messages", "messages at context", "%.0f", kvw_num(kvw_transfer_messages(&s->sc, L)));
 	kvw_out_field(o, "winner", "winner at context", NULL, json_string(winner(r, t)));
 	kvw_out_field(o, "bandwidth_threshold_gbps", "bandwidth threshold B* at context", "%.4g GB/s",
 	              threshold_gbps(&s->sc, L));

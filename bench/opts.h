@@ -29,7 +29,7 @@ typedef struct kvw_args {
 	const char *model, *config, *hw, *link, *profile, *kv_dtype, *dtype;
 	const char *output, *catalog, *weight_dtype, *out_dir, *tolerance, *junit, *from, *bind, *peer, *rdma_peer, *topology_xml;
 	kvw_strlist metrics;
-	long ctx, tp, max_ctx, min_ctx, batch, ctx_steps, bw_steps, streams, port, idle_s;
+	long ctx, tp, max_ctx, min_ctx, batch, ctx_steps, bw_steps, streams, port, idle_s, message_tokens;
 	double tflops, gbps, alpha_us, efficiency, hbm_gbps, overhead_us;
 	double compute_slowdown, copy_slowdown, bw_min, bw_max, sigma;
 	bool json, csv, layerwise, non_causal, help, list, quick, allow_hw_change, allow_missing, no_kv;

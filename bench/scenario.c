@@ -38,6 +38,7 @@ kvw_err kvw_setup_model(const kvw_args *a, kvw_setup *s, kvw_diag *d)
 		return kvw_fail(d, KVW_EUSAGE, "%s", why);
 	s->sc.causal = !a->non_causal;
 	s->sc.layerwise = a->layerwise;
+	s->sc.message_tokens = a->message_tokens;
 	s->sc.compute_slowdown = s->sc.copy_slowdown = 1.0;
 	return KVW_OK;
 }
@@ -193,6 +194,9 @@ void kvw_setup_describe(const kvw_setup *s, kvw_out *o, bool with_link)
 	if (with_link)
 		kvw_out_note(o, "transfer = %s; GB = 1e9 bytes, one direction; slowdowns compute x%.3g, copy x%.3g",
 		             s->sc.layerwise ? "exposed time after the last layer of a layer-wise pipelined send"
-		                             : "alpha + KV bytes / B (each GPU sends its shard over its own link)",
+		                             : "messages x alpha + KV bytes / B (each GPU sends its shard over its own link)",
 		             s->sc.compute_slowdown, s->sc.copy_slowdown);
+	if (with_link && s->sc.message_tokens > 0)
+		kvw_out_note(o, "the KV moves as one message per layer x %ld-token block, each paying the link's alpha",
+		             s->sc.message_tokens);
 }

@@ -61,6 +61,7 @@ void kvw_setup_describe(const kvw_setup *s, kvw_out *o, bool with_link);
 	{ "compute-slowdown", KVW_OPT_DBL, KVW_ARG(compute_slowdown), NULL, 1, 100, "prefill slowdown while a copy runs [default: profile's, else 1]" }, \
 	{ "copy-slowdown", KVW_OPT_DBL, KVW_ARG(copy_slowdown), NULL, 1, 100, "copy slowdown while a prefill runs [default: profile's, else 1]" }, \
 	{ "hbm-gbps", KVW_OPT_DBL, KVW_ARG(hbm_gbps), NULL, 1e-3, 1e6, "HBM bandwidth for the decode side, GB/s" }, \
+	{ "message-tokens", KVW_OPT_LONG, KVW_ARG(message_tokens), "0", 0, 1L << 24, "send the KV as one message per layer x N-token block (0: packed)" }, \
 	{ "non-causal", KVW_OPT_FLAG, KVW_ARG(non_causal), NULL, 0, 0, "count full L x L attention (as some papers do)" }, \
 	{ "layerwise", KVW_OPT_FLAG, KVW_ARG(layerwise), NULL, 0, 0, "transfer layer by layer, overlapped with prefill" }
 

@@ -72,13 +72,13 @@ void kvw_crossover_find(const kvw_scenario *s, double lo, double hi, kvw_crossov
 		out->regime = KVW_MULTIPLE;
 }
 
-/* Bulk: transfer(B) = alpha + V / B = recompute  =>  B* = V / (recompute - alpha).
+/* Bulk: transfer(B) = m alpha + V / B = recompute  =>  B* = V / (recompute - m alpha).
  * Layer-wise: the exposed time falls monotonically with B; bisect log B. */
 double kvw_bandwidth_threshold(const kvw_scenario *s, double L)
 {
 	double r = kvw_recompute_s(s, L);
 	if (!s->layerwise) {
-		double room = r - s->link.alpha_s;
+		double room = r - kvw_transfer_messages(s, L) * s->link.alpha_s;
 		return room > 0 ? kvw_kv_bytes(s->arch, &s->kv, L) / room : INFINITY;
 	}
 	kvw_scenario t = *s;

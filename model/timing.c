@@ -6,8 +6,12 @@
  * efficiency, or a measured prefill curve) and the tp GPUs of a tensor-
  * parallel group each do 1/tp of the work.
  *
- * Transfer, bulk:       alpha + KV_bytes(L) / B        (each GPU sends its own
+ * Transfer, bulk:       m alpha + KV_bytes(L) / B      (each GPU sends its own
  *                                                        shard over its own link)
+ * where m is 1 for one packed message, or, when the KV moves as one message
+ * per (layer x block of N tokens) as paged engines send it, the sum over
+ * layers of ceil(tokens held / N); layer-wise sends likewise pay alpha once
+ * per message of their layer.
  * Transfer, layer-wise: layer i computes for c_i, then sends x_i = alpha +
  * bytes_i / B; sends are serial on the link and start when both the layer is
  * computed and the previous send is done.  With send i ending at e_i:
@@ -72,6 +76,26 @@ double kvw_recompute_s(const kvw_scenario *s, double L)
 	return t;
 }
 
+/* messages one layer of group g sends for L tokens */
+static double layer_messages(const kvw_scenario *s, int g, double L)
+{
+	if (s->message_tokens <= 0)
+		return 1;
+	return ceil(kvw_tokens_held(s->arch->groups[g].window, L) / (double)s->message_tokens);
+}
+
+double kvw_transfer_messages(const kvw_scenario *s, double L)
+{
+	if (L <= 0)
+		return 0;
+	if (s->message_tokens <= 0)
+		return s->layerwise ? s->arch->n_layers : 1;
+	double m = 0;
+	for (int g = 0; g < s->arch->n_groups; g++)
+		m += s->arch->groups[g].count * layer_messages(s, g, L);
+	return m;
+}
+
 /* per-group compute and send seconds of one layer */
 static void group_times(const kvw_scenario *s, double L, double *cg, double *xg)
 {
@@ -80,8 +104,8 @@ static void group_times(const kvw_scenario *s, double L, double *cg, double *xg)
 	double per_tok = kvw_kv_bytes_per_token_layer(a, &s->kv);
 	for (int g = 0; g < a->n_groups; g++) {
 		cg[g] = group_compute_s(s, g, L, rg, ra) * s->compute_slowdown;
-		xg[g] = (s->link.alpha_s + per_tok * kvw_tokens_held(a->groups[g].window, L) / s->link.bw)
-			* s->copy_slowdown;
+		xg[g] = (layer_messages(s, g, L) * s->link.alpha_s
+		         + per_tok * kvw_tokens_held(a->groups[g].window, L) / s->link.bw) * s->copy_slowdown;
 	}
 }
 
@@ -113,5 +137,5 @@ double kvw_transfer_s(const kvw_scenario *s, double L)
 		return 0;
 	if (s->layerwise)
 		return layerwise_s(s, L);
-	return s->link.alpha_s + kvw_kv_bytes(s->arch, &s->kv, L) / s->link.bw;
+	return kvw_transfer_messages(s, L) * s->link.alpha_s + kvw_kv_bytes(s->arch, &s->kv, L) / s->link.bw;
 }

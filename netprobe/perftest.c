@@ -50,8 +50,9 @@ static kvw_err parse_row(const char *line, int lineno, double unit, kvw_pt_row *
 			return kvw_fail(d, KVW_EINPUT, "perftest output line %d: expected 5 numbers in a result row", lineno);
 		p = end;
 	}
-	if (!(v[0] >= 1) || v[0] != floor(v[0]) || v[1] != floor(v[1]))
-		return kvw_fail(d, KVW_EINPUT, "perftest output line %d: #bytes and #iterations must be whole numbers", lineno);
+	if (!(v[0] >= 1) || v[0] != floor(v[0]) || v[1] != floor(v[1]) || v[0] > 1e15 || v[1] > 1e15)
+		return kvw_fail(d, KVW_EINPUT, "perftest output line %d: #bytes and #iterations must be whole numbers "
+		                "up to 1e15", lineno);
 	*r = (kvw_pt_row){ v[0], (long)v[1], v[2] * unit / 1e9, v[3] * unit / 1e9, v[4] };
 	return KVW_OK;
 }

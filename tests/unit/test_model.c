@@ -169,6 +169,32 @@ static void test_crossover(void)
 	CHECK_NEAR(x.roots[0], root, 1e-3);
 }
 
+static void test_messages(void)
+{
+	kvw_arch l8 = load("llama-3-8b"), mistral = load("mistral-7b");
+	kvw_scenario s = given(&l8, 1000, 10, 5e-6);
+	double bytes = 131072.0 * 1024;
+	/* one packed message: alpha + bytes / B */
+	CHECK_NEAR(kvw_transfer_s(&s, 1024), 5e-6 + bytes / 10e9, 1e-12);
+	/* 16-token blocks: 32 layers x 1024 / 16 = 2048 messages */
+	s.message_tokens = 16;
+	CHECK_NEAR(kvw_transfer_messages(&s, 1024), 2048, 0);
+	CHECK_NEAR(kvw_transfer_s(&s, 1024), 2048 * 5e-6 + bytes / 10e9, 1e-12);
+	CHECK_NEAR(kvw_transfer_messages(&s, 1000), 32 * 63, 0); /* ceil(1000 / 16) = 63 */
+	/* B* with messages: V / (recompute - m alpha) */
+	double r = kvw_recompute_s(&s, 1024);
+	CHECK_NEAR(kvw_bandwidth_threshold(&s, 1024), bytes / (r - 2048 * 5e-6), 1e-12);
+	/* sliding window: Mistral holds 4096 of 8192 tokens, so 32 x 256 messages of 16 tokens */
+	kvw_scenario m = given(&mistral, 1000, 10, 5e-6);
+	m.message_tokens = 16;
+	CHECK_NEAR(kvw_transfer_messages(&m, 8192), 32 * 256, 0);
+	/* layer-wise with blocks: each layer pays 64 alphas; with c << x the exposed time is n x */
+	s.layerwise = true;
+	s.compute.gemm.constant = s.compute.attn.constant = 1e21;
+	double x = 64 * 5e-6 + bytes / 32 / 10e9;
+	CHECK_NEAR(kvw_transfer_s(&s, 1024), x + 31 * x, 1e-6);
+}
+
 static void test_threshold_and_split(void)
 {
 	kvw_arch l8 = load("llama-3-8b"), l70 = load("llama-3-70b");
@@ -235,6 +261,7 @@ int main(void)
 	test_pipeline();
 	test_crossover();
 	test_threshold_and_split();
+	test_messages();
 	test_curve_decode();
 	return check_done("test_model");
 }

@@ -53,6 +53,9 @@ int main(void)
 	CHECK(kvw_perftest_parse(unit, strlen(unit), &pt, &d) == KVW_EINPUT && strstr(d.msg, "unknown bandwidth unit"));
 	const char *neg = " #bytes #iterations BW peak[MB/sec] BW average[MB/sec] MsgRate[Mpps]\n 64 10 -1 2 3\n";
 	CHECK(kvw_perftest_parse(neg, strlen(neg), &pt, &d) == KVW_EINPUT);
+	/* found by the fuzzer: an iteration count past any integer type */
+	const char *huge = " #bytes #iterations BW peak[MB/sec] BW average[MB/sec] MsgRate[Mpps]\n 64 5e118 1 2 3\n";
+	CHECK(kvw_perftest_parse(huge, strlen(huge), &pt, &d) == KVW_EINPUT && strstr(d.msg, "line 2"));
 	/* nccl-tests busbw factors: all-reduce 2(n-1)/n, all-gather (n-1)/n, send/recv 1 */
 	CHECK_NEAR(kvw_busbw_factor(KVW_COLL_ALLREDUCE, 8), 1.75, 1e-15);
 	CHECK_NEAR(kvw_busbw_factor(KVW_COLL_ALLGATHER, 4), 0.75, 1e-15);
