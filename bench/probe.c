@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kvw_config.h"
+#include "kvw_model.h"
 #include "out.h"
 
 extern const kvw_probe kvw_probe_null, kvw_probe_host_memcpy, kvw_probe_hbm, kvw_probe_kv_pack;
@@ -98,4 +100,45 @@ void kvw_probe_add_link(kvw_probe_run *r, const char *name, const char *klass, d
 	json_object_set_new(l, "points", json_integer(points));
 	json_object_set_new(l, "fit_r2", kvw_num(r2));
 	json_array_append_new(kvw_probe_section(r, "links", true), l);
+}
+
+kvw_err kvw_probe_model(const kvw_probe_run *r, struct kvw_arch *a, kvw_diag *d)
+{
+	const kvw_args *args = r->args;
+	return args->config ? kvw_config_load(args->config, NULL, a, d)
+		: kvw_catalog_model(args->model ? args->model : "llama-3-8b", a, d);
+}
+
+json_t *kvw_probe_kv_patterns(kvw_probe_run *r, const struct kvw_arch *a, const char *path, long tokens,
+                              kvw_kv_pattern p[KVW_KV_PATTERNS])
+{
+	static const int blocks[KVW_KV_PATTERNS] = { 0, -1, 256, 64, 16 }; /* 0 packed, -1 per layer */
+	kvw_kvfmt f = { KVW_DT_BF16, 1 };
+	double total = kvw_kv_bytes_per_token_layer(a, &f) * a->n_layers * (double)tokens;
+	for (int i = 0; i < KVW_KV_PATTERNS; i++) {
+		long m = blocks[i] == 0 ? 1 : blocks[i] < 0 ? a->n_layers : a->n_layers * (tokens / blocks[i]);
+		snprintf(p[i].mode, sizeof p[i].mode, blocks[i] == 0 ? "packed" : blocks[i] < 0 ? "per_layer"
+		         : "per_layer_block%d", blocks[i]);
+		p[i].messages = m;
+		p[i].message_bytes = total / (double)m;
+	}
+	json_t *e = json_object();
+	json_object_set_new(e, "path", json_string(path));
+	json_object_set_new(e, "model", json_string(a->name));
+	json_object_set_new(e, "tokens", json_integer(tokens));
+	json_object_set_new(e, "modes", json_array());
+	json_array_append_new(kvw_probe_section(r, "kv_messages", true), e);
+	return e;
+}
+
+void kvw_probe_kv_result(json_t *entry, const kvw_kv_pattern *p, double seconds, double packed_s)
+{
+	json_t *m = json_object();
+	json_object_set_new(m, "mode", json_string(p->mode));
+	json_object_set_new(m, "messages", json_integer(p->messages));
+	json_object_set_new(m, "message_bytes", kvw_num(p->message_bytes));
+	json_object_set_new(m, "seconds", kvw_num(seconds));
+	json_object_set_new(m, "extra_us_per_message",
+	                    p->messages > 1 ? kvw_num((seconds - packed_s) / (double)(p->messages - 1) * 1e6) : json_null());
+	json_array_append_new(json_object_get(entry, "modes"), m);
 }

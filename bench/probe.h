@@ -63,6 +63,26 @@ kvw_err kvw_probe_emit(kvw_probe_run *r, const kvw_record *rec, kvw_diag *d);
 kvw_record kvw_record_new(const char *probe, const char *variant);
 /* profile[key], created as an object (or array when array) if absent */
 json_t *kvw_probe_section(kvw_probe_run *r, const char *key, bool array);
+/* The --config file or --model of the run (default Llama-3-8B). */
+struct kvw_arch;
+kvw_err kvw_probe_model(const kvw_probe_run *r, struct kvw_arch *a, kvw_diag *d);
+
+/* KV-shaped traffic: the same KV bytes as one packed message, one per
+ * layer, and one per (layer x block) of 256, 64 and 16 tokens. */
+#define KVW_KV_PATTERNS 5
+typedef struct kvw_kv_pattern {
+	char mode[32];
+	long messages;
+	double message_bytes;
+} kvw_kv_pattern;
+/* Fills the patterns for tokens of a's KV (bf16, one GPU); returns the
+ * profile.kv_messages entry (path, model, tokens, modes: []) to pass to
+ * kvw_probe_kv_result. */
+json_t *kvw_probe_kv_patterns(kvw_probe_run *r, const struct kvw_arch *a, const char *path, long tokens,
+                              kvw_kv_pattern p[KVW_KV_PATTERNS]);
+/* Records one pattern's median time (packed_s: the packed send's). */
+void kvw_probe_kv_result(json_t *entry, const kvw_kv_pattern *p, double seconds, double packed_s);
+
 /* Appends a fitted link to profile.links. */
 void kvw_probe_add_link(kvw_probe_run *r, const char *name, const char *klass, double alpha_s,
                         double bw, int points, double r2);

@@ -183,13 +183,6 @@ static double time_pack(void *arg)
 	return e == cudaSuccess ? kvw_evtimer_seconds(&j->t) : -1;
 }
 
-static kvw_err kv_model(kvw_probe_run *r, kvw_arch *a, kvw_diag *d)
-{
-	const kvw_args *args = r->args;
-	return args->config ? kvw_config_load(args->config, NULL, a, d)
-		: kvw_catalog_model(args->model ? args->model : "llama-3-8b", a, d);
-}
-
 static kvw_err pack_run(kvw_probe_run *r, void *state, kvw_diag *d)
 {
 	(void)state;
@@ -197,7 +190,7 @@ static kvw_err pack_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	pack_job j = { 0 };
 	int *table = NULL;
 	unsigned long long *wrong_dev = NULL;
-	kvw_err err = a ? kv_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
+	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
 	if (err)
 		goto out;
 	kvw_kvfmt f = { KVW_DT_BF16, 1 };

@@ -121,13 +121,6 @@ static double layer_flops(const gemm_job *j)
 	return f;
 }
 
-static kvw_err load_model(kvw_probe_run *r, kvw_arch *a, kvw_diag *d)
-{
-	const kvw_args *args = r->args;
-	return args->config ? kvw_config_load(args->config, NULL, a, d)
-		: kvw_catalog_model(args->model ? args->model : "llama-3-8b", a, d);
-}
-
 static uint16_t to_bf16(float f)
 {
 	uint32_t u;
@@ -253,7 +246,7 @@ static kvw_err prefill_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	gemm_job j = { 0 };
 	layer l;
 	long long checked = 0;
-	kvw_err err = a ? load_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
+	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
 	if (err || (err = layer_shapes(a, &l, d)) || (err = check_numerics(r, &checked, d)))
 		goto out;
 	static const long quick[] = { 512, 2048, 8192, 32768 };
@@ -347,7 +340,7 @@ static kvw_err overlap_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	overlap_job o = { .g = &j, .bytes = (size_t)256 << 20 };
 	layer l;
 	const long t = 8192;
-	kvw_err err = a ? load_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
+	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
 	if (err || (err = layer_shapes(a, &l, d)))
 		goto out;
 	KVW_CU(cudaStreamCreateWithFlags(&j.t.stream, cudaStreamNonBlocking));

@@ -63,3 +63,26 @@ bool kvw_gpu_pci(char *out, int cap)
 	int dev = 0;
 	return cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetPCIBusId(out, cap, dev) == cudaSuccess;
 }
+
+void *kvw_gpu_copy_of(const void *host, size_t n)
+{
+	void *dev = NULL;
+	if (cudaMalloc(&dev, n) != cudaSuccess)
+		return NULL;
+	if (cudaMemcpy(dev, host, n, cudaMemcpyHostToDevice) != cudaSuccess) {
+		cudaFree(dev);
+		return NULL;
+	}
+	return dev;
+}
+
+bool kvw_gpu_to_host(void *dst, const void *dev, size_t n)
+{
+	return cudaMemcpy(dst, dev, n, cudaMemcpyDeviceToHost) == cudaSuccess;
+}
+
+void kvw_gpu_free(void *dev)
+{
+	if (dev)
+		cudaFree(dev);
+}

@@ -22,3 +22,20 @@ bool kvw_gpu_pci(char *out, int cap)
 	(void)out, (void)cap;
 	return false;
 }
+
+void *kvw_gpu_copy_of(const void *host, size_t n)
+{
+	(void)host, (void)n;
+	return NULL;
+}
+
+bool kvw_gpu_to_host(void *dst, const void *dev, size_t n)
+{
+	(void)dst, (void)dev, (void)n;
+	return false;
+}
+
+void kvw_gpu_free(void *dev)
+{
+	(void)dev;
+}

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,6 +25,13 @@ json_t *kvw_gpu_facts(void);
 
 /* PCI bus id of the current device ("0000:01:00.0"); false without one */
 bool kvw_gpu_pci(char *out, int cap);
+
+/* Staging for host-side transfer paths: a device buffer holding a copy of
+ * n host bytes (NULL without CUDA or on failure), a device-to-host copy,
+ * and its release (accepts NULL). */
+void *kvw_gpu_copy_of(const void *host, size_t n);
+bool kvw_gpu_to_host(void *dst, const void *dev, size_t n);
+void kvw_gpu_free(void *dev);
 
 /* one process per GPU: this process uses device local_rank % devices */
 void kvw_gpu_select(int local_rank);

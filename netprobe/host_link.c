@@ -6,7 +6,10 @@
  *              4 KiB .. 1 GiB; an alpha + s / B fit per direction and kind
  *              goes into profile.links.  On Grace Hopper the path is
  *              NVLink-C2C, detected from the device (pageable memory reached
- *              through the host page tables) and named so.
+ *              through the host page tables) and named so.  KV-shaped
+ *              traffic: the KV bytes of a --model prompt moved H2D as one
+ *              message, per layer, and per (layer x 256/64/16-token block),
+ *              into profile.kv_messages.
  *   peer       cudaMemcpyPeerAsync between every ordered pair of GPUs
  *              (peer access enabled where the pair allows it), 256 MiB,
  *              plus a size sweep and fit for 0 -> 1; needs 2 GPUs.
@@ -15,6 +18,7 @@
  * Pinned buffers are allocated by the probing thread; binding them to the
  * GPU's NUMA node through hwloc comes with the topology probe.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +40,9 @@ static const char *need_2gpu(const kvw_mpi *mpi)
 }
 
 #ifdef KVW_HAVE_CUDA
+#include "kvw_config.h"
 #include "kvw_cuda.h"
+#include "kvw_model.h"
 #include "kvw_fit.h"
 #include "kvw_gbench.h"
 #include "kvw_kernels.h"
@@ -48,6 +54,8 @@ enum { H2D, D2H, BIDIR };
 
 typedef struct copy_job {
 	int dir;
+	long messages;  /* > 0: KV-shaped, that many H2D messages of msg_bytes */
+	size_t msg_bytes;
 	void *host, *host2, *dev, *dev2;
 	size_t bytes;
 	cudaStream_t s2;
@@ -61,7 +69,12 @@ static double time_copy(void *arg)
 	copy_job *j = arg;
 	cudaError_t e;
 	cudaEventRecord(j->t.start, j->t.stream);
-	if (j->dir < 0) {
+	if (j->messages > 0) {
+		e = cudaSuccess;
+		for (long m = 0; m < j->messages && e == cudaSuccess; m++)
+			e = cudaMemcpyAsync((char *)j->dev + m * j->msg_bytes, (const char *)j->host + m * j->msg_bytes,
+			                    j->msg_bytes, cudaMemcpyHostToDevice, j->t.stream);
+	} else if (j->dir < 0) {
 		e = cudaMemcpyPeerAsync(j->dev2, j->peer_dst, j->dev, j->peer_src, j->bytes, j->t.stream);
 	} else if (j->dir == BIDIR) {
 		/* the second stream starts with the first and the first waits for it */
@@ -162,6 +175,46 @@ out:
 	return err;
 }
 
+/* KV-shaped H2D from pinned memory: the same bytes as 1, per-layer and
+ * per-(layer x block) messages, one cudaMemcpyAsync each */
+static kvw_err kv_shaped(kvw_probe_run *r, copy_job *j, const char *path, size_t max_bytes,
+                         unsigned long long *wrong_dev, kvw_diag *d)
+{
+	kvw_arch *a = malloc(sizeof *a);
+	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
+	if (err) {
+		free(a);
+		return err;
+	}
+	kvw_kvfmt f = { KVW_DT_BF16, 1 };
+	long tokens = (long)((double)max_bytes / (kvw_kv_bytes_per_token_layer(a, &f) * a->n_layers)) / 256 * 256;
+	long cap = r->quick ? 2048 : 8192;
+	tokens = tokens > cap ? cap : tokens;
+	kvw_kv_pattern p[KVW_KV_PATTERNS];
+	char where[96];
+	snprintf(where, sizeof where, "%s_h2d_pinned", path);
+	json_t *entry = tokens >= 256 ? kvw_probe_kv_patterns(r, a, where, tokens, p) : NULL;
+	double packed_s = NAN;
+	j->dir = H2D;
+	for (int i = 0; entry && i < KVW_KV_PATTERNS && !err; i++) {
+		j->messages = p[i].messages;
+		j->msg_bytes = (size_t)p[i].message_bytes;
+		j->bytes = j->msg_bytes * (size_t)j->messages;
+		kvw_pattern_fill_host(j->host, j->bytes / 16, SEED);
+		char variant[96];
+		snprintf(variant, sizeof variant, "%s_kv_%s_%s_%ldtok", where, a->name, p[i].mode, tokens);
+		double med;
+		if ((err = measure(r, j, variant, wrong_dev, &med, d)))
+			break;
+		if (i == 0)
+			packed_s = med;
+		kvw_probe_kv_result(entry, &p[i], med, packed_s);
+	}
+	j->messages = 0;
+	free(a);
+	return err;
+}
+
 static kvw_err host_link_run(kvw_probe_run *r, void *state, kvw_diag *d)
 {
 	(void)state;
@@ -199,6 +252,10 @@ static kvw_err host_link_run(kvw_probe_run *r, void *state, kvw_diag *d)
 			j.host2 = kind == 0 ? pinned2 : pageable2;
 			err = sweep(r, &j, kind == 0, path, wrong_dev, max_bytes, d);
 		}
+	if (!err) {
+		j.host = pinned;
+		err = kv_shaped(r, &j, path, max_bytes, wrong_dev, d);
+	}
 out:
 	cudaFree(j.dev);
 	cudaFree(j.dev2);
@@ -281,6 +338,46 @@ out:
 }
 
 #else /* built without CUDA */
+
+/* KV-shaped H2D from pinned memory: the same bytes as 1, per-layer and
+ * per-(layer x block) messages, one cudaMemcpyAsync each */
+static kvw_err kv_shaped(kvw_probe_run *r, copy_job *j, const char *path, size_t max_bytes,
+                         unsigned long long *wrong_dev, kvw_diag *d)
+{
+	kvw_arch *a = malloc(sizeof *a);
+	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
+	if (err) {
+		free(a);
+		return err;
+	}
+	kvw_kvfmt f = { KVW_DT_BF16, 1 };
+	long tokens = (long)((double)max_bytes / (kvw_kv_bytes_per_token_layer(a, &f) * a->n_layers)) / 256 * 256;
+	long cap = r->quick ? 2048 : 8192;
+	tokens = tokens > cap ? cap : tokens;
+	kvw_kv_pattern p[KVW_KV_PATTERNS];
+	char where[96];
+	snprintf(where, sizeof where, "%s_h2d_pinned", path);
+	json_t *entry = tokens >= 256 ? kvw_probe_kv_patterns(r, a, where, tokens, p) : NULL;
+	double packed_s = NAN;
+	j->dir = H2D;
+	for (int i = 0; entry && i < KVW_KV_PATTERNS && !err; i++) {
+		j->messages = p[i].messages;
+		j->msg_bytes = (size_t)p[i].message_bytes;
+		j->bytes = j->msg_bytes * (size_t)j->messages;
+		kvw_pattern_fill_host(j->host, j->bytes / 16, SEED);
+		char variant[96];
+		snprintf(variant, sizeof variant, "%s_kv_%s_%s_%ldtok", where, a->name, p[i].mode, tokens);
+		double med;
+		if ((err = measure(r, j, variant, wrong_dev, &med, d)))
+			break;
+		if (i == 0)
+			packed_s = med;
+		kvw_probe_kv_result(entry, &p[i], med, packed_s);
+	}
+	j->messages = 0;
+	free(a);
+	return err;
+}
 
 static kvw_err host_link_run(kvw_probe_run *r, void *state, kvw_diag *d)
 {

@@ -6,7 +6,9 @@
  *         One iteration sends one message of s bytes split over the
  *         streams and waits for every stream's acknowledgement, so
  *         t(s) = alpha + s / B; sizes 4 KiB .. 64 MiB, fitted into
- *         profile.links.  GB/s counts payload, one direction.  After the
+ *         profile.links.  GB/s counts payload, one direction.  Where
+ *         CUDA is, the sweep runs again with the payload staged from GPU
+ *         memory (device-to-host copy inside each timed send).  After the
  *         timing each size is sent once more with a checksum the receiver
  *         computes and returns; a mismatch fails the run.
  *         KV-shaped traffic on one stream: the KV bytes of a prompt of the
@@ -34,6 +36,7 @@
 #include "kvw_config.h"
 #include "kvw_fit.h"
 #include "kvw_gbench.h"
+#include "kvw_gpu.h"
 #include "out.h"
 #include "probe.h"
 #include "scenario.h"
@@ -61,6 +64,7 @@ struct client {
 	size_t msg_bytes; /* per message per stream */
 	int messages;     /* per stream; only the last is acknowledged */
 	uint32_t flags;   /* KVW_TCP_SUM to verify */
+	void *dev_src;    /* set: each iteration first stages the payload from GPU memory */
 	int quit;
 };
 
@@ -188,6 +192,8 @@ static kvw_err client_open(const struct sockaddr_in *sa, int n, client **out, kv
 static double iterate(client *c)
 {
 	double t0 = now();
+	if (c->dev_src && !kvw_gpu_to_host(c->payload, c->dev_src, c->msg_bytes))
+		return -1;
 	pthread_barrier_wait(&c->start);
 	pthread_barrier_wait(&c->done);
 	double t = now() - t0;
@@ -275,51 +281,31 @@ static kvw_err sweep(kvw_probe_run *r, client *c, const char *path, kvw_diag *d)
 static kvw_err kv_shaped(kvw_probe_run *r, client *c, const char *path, kvw_diag *d)
 {
 	kvw_arch *a = malloc(sizeof *a);
-	kvw_err err = !a ? kvw_fail(d, KVW_ESYS, "out of memory")
-		: r->args->config ? kvw_config_load(r->args->config, NULL, a, d)
-		: kvw_catalog_model(r->args->model ? r->args->model : "llama-3-8b", a, d);
+	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
 	if (err) {
 		free(a);
 		return err;
 	}
 	kvw_kvfmt f = { KVW_DT_BF16, 1 };
-	double per_layer_token = kvw_kv_bytes_per_token_layer(a, &f);
-	long tokens = (long)(BUF_BYTES / (per_layer_token * a->n_layers)) / 256 * 256;
+	long tokens = (long)(BUF_BYTES / (kvw_kv_bytes_per_token_layer(a, &f) * a->n_layers)) / 256 * 256;
 	long cap = r->quick ? 2048 : 8192;
 	tokens = tokens > cap ? cap : tokens;
-	json_t *sec = json_object(), *modes = json_array();
-	json_object_set_new(sec, "path", json_string(path));
-	json_object_set_new(sec, "model", json_string(a->name));
-	json_object_set_new(sec, "tokens", json_integer(tokens));
-	json_object_set_new(sec, "modes", modes);
-	json_array_append_new(kvw_probe_section(r, "kv_messages", true), sec);
-	const int blocks[] = { 0, -1, 256, 64, 16 }; /* 0 packed, -1 per layer, else per (layer x block) */
+	kvw_kv_pattern p[KVW_KV_PATTERNS];
+	json_t *entry = tokens >= 256 ? kvw_probe_kv_patterns(r, a, path, tokens, p) : NULL;
 	double packed_s = NAN;
-	for (int i = 0; i < 5 && !err && tokens >= 256; i++) {
-		long msgs = blocks[i] == 0 ? 1 : blocks[i] < 0 ? a->n_layers : a->n_layers * (tokens / blocks[i]);
-		double total = per_layer_token * a->n_layers * (double)tokens;
-		c->msg_bytes = (size_t)(total / (double)msgs);
-		c->messages = (int)msgs;
+	for (int i = 0; entry && i < KVW_KV_PATTERNS && !err; i++) {
+		c->msg_bytes = (size_t)p[i].message_bytes;
+		c->messages = (int)p[i].messages;
 		kvw_record rec = kvw_record_new("tcp", "");
-		char mode[32];
-		snprintf(mode, sizeof mode, blocks[i] == 0 ? "packed" : blocks[i] < 0 ? "per_layer" : "per_layer_block%d",
-		         blocks[i]);
-		snprintf(rec.variant, sizeof rec.variant, "%s_kv_%s_%s_%ldtok", path, a->name, mode, tokens);
-		rec.bytes = (double)c->msg_bytes * (double)msgs;
+		snprintf(rec.variant, sizeof rec.variant, "%s_kv_%s_%s_%ldtok", path, a->name, p[i].mode, tokens);
+		rec.bytes = (double)c->msg_bytes * (double)p[i].messages;
 		rec.iterations = r->quick ? 2 : 5;
 		rec.repetitions = 3;
 		if ((err = measure(r, c, &rec, d)))
 			break;
 		if (i == 0)
 			packed_s = rec.time_s.median;
-		json_t *m = json_object();
-		json_object_set_new(m, "mode", json_string(mode));
-		json_object_set_new(m, "messages", json_integer(msgs));
-		json_object_set_new(m, "message_bytes", json_integer((json_int_t)c->msg_bytes));
-		json_object_set_new(m, "seconds", kvw_num(rec.time_s.median));
-		json_object_set_new(m, "extra_us_per_message",
-		                    msgs > 1 ? kvw_num((rec.time_s.median - packed_s) / (double)(msgs - 1) * 1e6) : json_null());
-		json_array_append_new(modes, m);
+		kvw_probe_kv_result(entry, &p[i], rec.time_s.median, packed_s);
 	}
 	free(a);
 	return err;
@@ -437,6 +423,18 @@ static kvw_err tcp_run_local(kvw_probe_run *r, kvw_diag *d)
 		err = client_open(&sa, streams, &c, d);
 	if (!err)
 		err = sweep(r, c, path, d);
+	if (!err && !kvw_gpu_unavailable(1)) {
+		/* the KV lives in GPU memory: stage it to the host inside every timed send */
+		char staged[112];
+		snprintf(staged, sizeof staged, "%s_gpu_staged", path);
+		c->dev_src = kvw_gpu_copy_of(c->payload, (size_t)64 << 20);
+		if (!c->dev_src)
+			err = kvw_fail(d, KVW_EDRIVER, "tcp: cannot stage the payload in GPU memory");
+		else
+			err = sweep(r, c, staged, d);
+		kvw_gpu_free(c->dev_src);
+		c->dev_src = NULL;
+	}
 	client_close(c);
 	c = NULL;
 	if (!err && !a->no_kv && !(err = client_open(&sa, 1, &c, d)))
