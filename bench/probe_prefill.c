@@ -4,7 +4,8 @@
  *   prefill  one transformer layer's four linear GEMMs for T tokens of the
  *            --model (default Llama-3-8B): QKV [h -> (H + 2K) d], O [H d -> h],
  *            gate+up [h -> 2 I] (plain FFN: I), down [I -> h], bf16 with fp32
- *            accumulation through cuBLASLt; T = 128 .. 131072.  TFLOP/s =
+ *            accumulation through cuBLASLt, and again with fp8 (e4m3)
+ *            operands where the card has them (cc >= 8.9); T = 128 .. 131072.  TFLOP/s =
  *            2 T sum(N K) / time.  Before timing, a small GEMM on the same
  *            path is checked against a double-precision host reference; a
  *            wrong result fails the probe (exit 3) and nothing is timed.  MoE layers run the FFN on T x (top-k +
@@ -50,6 +51,7 @@ typedef struct layer {
 } layer;
 
 typedef struct gemm_job {
+	bool fp8; /* e4m3 operands, else bf16 */
 	kvw_gemm *g[N_GEMM];
 	void *w[N_GEMM], *x, *y;
 	kvw_evtimer t;
@@ -104,7 +106,7 @@ static void destroy_gemms(gemm_job *j)
 static kvw_err create_gemms(gemm_job *j, const layer *l, long t, kvw_diag *d)
 {
 	for (int i = 0; i < N_GEMM; i++) {
-		kvw_err err = kvw_gemm_create(&j->g[i], gemm_tokens(l, i, t), l->n[i], l->k[i], d);
+		kvw_err err = kvw_gemm_create(&j->g[i], gemm_tokens(l, i, t), l->n[i], l->k[i], j->fp8, d);
 		if (err) {
 			destroy_gemms(j);
 			return err;
@@ -137,51 +139,67 @@ static float from_bf16(uint16_t b)
 	return f;
 }
 
-/* A 64 x 192 x 256 GEMM against a double-precision reference on the host:
- * an element is wrong when it is off by more than bf16 output rounding
- * (2^-7 relative) plus 1e-3 of the reference's rms. */
-static kvw_err check_numerics(kvw_probe_run *r, long long *checked, kvw_diag *d)
+/* e4m3: 1 sign, 4 exponent (bias 7), 3 mantissa bits; exponent 0 is subnormal */
+static double from_e4m3(uint8_t c)
+{
+	int e = (c >> 3) & 15, m = c & 7;
+	double v = e ? (1 + m / 8.0) * ldexp(1, e - 7) : m / 8.0 * ldexp(1, -6);
+	return c & 0x80 ? -v : v;
+}
+
+/* A 64 x 192 x 256 GEMM on random operands against a double-precision
+ * reference on the host (the operands are exact in their dtype): an
+ * element is wrong when it is off by more than bf16 output rounding (2^-7
+ * relative) plus 1e-3 of the reference's rms. */
+static kvw_err check_numerics(kvw_probe_run *r, bool fp8, long long *checked, kvw_diag *d)
 {
 	enum { T = 64, N = 192, K = 256 };
+	const size_t es = fp8 ? 1 : 2;
 	kvw_err err = KVW_OK;
 	kvw_gemm *g = NULL;
-	uint16_t *hw = malloc(sizeof(uint16_t) * N * K), *hx = malloc(sizeof(uint16_t) * T * K);
+	unsigned char *hw = malloc(es * N * K), *hx = malloc(es * T * K);
 	uint16_t *hy = malloc(sizeof(uint16_t) * T * N);
-	double *ref = malloc(sizeof(double) * T * N);
+	double *ref = malloc(sizeof(double) * T * N), *fw = malloc(sizeof(double) * N * K), *fx = malloc(sizeof(double) * T * K);
 	void *w = NULL, *x = NULL, *y = NULL;
-	if (!hw || !hx || !hy || !ref) {
+	if (!hw || !hx || !hy || !ref || !fw || !fx) {
 		err = kvw_fail(d, KVW_ESYS, "out of memory");
 		goto out;
 	}
 	unsigned long long s = 0x2545F4914F6CDD1Dull;
 	for (int i = 0; i < N * K + T * K; i++) {
 		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-		uint16_t v = to_bf16((float)((double)(s >> 11) / 9007199254740992.0 * 2 - 1));
-		if (i < N * K)
-			hw[i] = v;
-		else
-			hx[i - N * K] = v;
+		unsigned char *dst = i < N * K ? hw + es * (size_t)i : hx + es * (size_t)(i - N * K);
+		double *val = i < N * K ? &fw[i] : &fx[i - N * K];
+		if (fp8) { /* a random code with |value| < 2: exponent field 0..7, never NaN */
+			uint8_t c = (uint8_t)((s >> 20) & 0xBF);
+			*dst = c;
+			*val = from_e4m3(c);
+		} else {
+			uint16_t v = to_bf16((float)((double)(s >> 11) / 9007199254740992.0 * 2 - 1));
+			memcpy(dst, &v, 2);
+			*val = from_bf16(v);
+		}
 	}
 	double rms = 0;
 	for (int t = 0; t < T; t++)
 		for (int n = 0; n < N; n++) {
 			double acc = 0;
 			for (int k = 0; k < K; k++)
-				acc += (double)from_bf16(hx[t * K + k]) * from_bf16(hw[n * K + k]);
+				acc += fx[t * K + k] * fw[n * K + k];
 			ref[t * N + n] = acc;
 			rms += acc * acc / (T * N);
 		}
 	rms = sqrt(rms);
-	if ((err = kvw_gemm_create(&g, T, N, K, d)))
+	if ((err = kvw_gemm_create(&g, T, N, K, fp8, d)))
 		goto out;
-	KVW_CU(cudaMalloc(&w, sizeof(uint16_t) * N * K));
-	KVW_CU(cudaMalloc(&x, sizeof(uint16_t) * T * K));
+	KVW_CU(cudaMalloc(&w, es * N * K));
+	KVW_CU(cudaMalloc(&x, es * T * K));
 	KVW_CU(cudaMalloc(&y, sizeof(uint16_t) * T * N));
-	KVW_CU(cudaMemcpy(w, hw, sizeof(uint16_t) * N * K, cudaMemcpyHostToDevice));
-	KVW_CU(cudaMemcpy(x, hx, sizeof(uint16_t) * T * K, cudaMemcpyHostToDevice));
+	KVW_CU(cudaMemcpy(w, hw, es * N * K, cudaMemcpyHostToDevice));
+	KVW_CU(cudaMemcpy(x, hx, es * T * K, cudaMemcpyHostToDevice));
 	KVW_CU(cudaMemset(y, 0xFF, sizeof(uint16_t) * T * N)); /* NaN poison */
 	if (kvw_gemm_run(g, w, x, y, 0) != 0) {
-		err = kvw_fail(d, KVW_EDRIVER, "prefill: the check GEMM failed");
+		err = kvw_fail(d, KVW_EDRIVER, "prefill: the %s check GEMM failed", fp8 ? "fp8" : "bf16");
 		goto out;
 	}
 	KVW_CU(cudaMemcpy(hy, y, sizeof(uint16_t) * T * N, cudaMemcpyDeviceToHost));
@@ -192,7 +210,7 @@ static kvw_err check_numerics(kvw_probe_run *r, long long *checked, kvw_diag *d)
 	}
 	*checked = T * N;
 	if (wrong) {
-		kvw_record rec = kvw_record_new("prefill", "gemm_bf16_check_64x192x256");
+		kvw_record rec = kvw_record_new("prefill", fp8 ? "gemm_fp8_check_64x192x256" : "gemm_bf16_check_64x192x256");
 		rec.checked = T * N;
 		rec.wrong = wrong;
 		rec.status = KVW_ST_FAILED;
@@ -209,6 +227,8 @@ out:
 	free(hx);
 	free(hy);
 	free(ref);
+	free(fw);
+	free(fx);
 	return err;
 }
 
@@ -216,13 +236,15 @@ static kvw_err alloc_layer(gemm_job *j, const layer *l, long max_t, kvw_diag *d)
 {
 	kvw_err err = KVW_OK;
 	size_t rows = (size_t)llround((double)max_t * (l->ffn_tokens > 1 ? l->ffn_tokens : 1));
+	size_t es = j->fp8 ? 1 : 2;
+	cudaError_t (*fill)(void *, size_t, unsigned, float, cudaStream_t) = j->fp8 ? kvw_fill_fp8 : kvw_fill_bf16;
 	for (int i = 0; i < N_GEMM; i++) {
-		KVW_CU(cudaMalloc(&j->w[i], 2 * (size_t)l->n[i] * (size_t)l->k[i]));
-		KVW_CU(kvw_fill_bf16(j->w[i], (size_t)l->n[i] * (size_t)l->k[i], 100u + (unsigned)i, 0.05f, 0));
+		KVW_CU(cudaMalloc(&j->w[i], es * (size_t)l->n[i] * (size_t)l->k[i]));
+		KVW_CU(fill(j->w[i], (size_t)l->n[i] * (size_t)l->k[i], 100u + (unsigned)i, 0.05f, 0));
 	}
-	KVW_CU(cudaMalloc(&j->x, 2 * rows * l->max_in));
-	KVW_CU(cudaMalloc(&j->y, 2 * rows * l->max_out));
-	KVW_CU(kvw_fill_bf16(j->x, rows * l->max_in, 7u, 1.0f, 0));
+	KVW_CU(cudaMalloc(&j->x, es * rows * l->max_in));
+	KVW_CU(cudaMalloc(&j->y, 2 * rows * l->max_out)); /* bf16 out */
+	KVW_CU(fill(j->x, rows * l->max_in, 7u, 1.0f, 0));
 	KVW_CU(cudaDeviceSynchronize());
 out:
 	return err;
@@ -236,41 +258,30 @@ static void free_layer(gemm_job *j)
 	cudaFree(j->y);
 	destroy_gemms(j);
 	kvw_evtimer_destroy(&j->t);
+	bool fp8 = j->fp8;
 	memset(j, 0, sizeof *j);
+	j->fp8 = fp8;
 }
 
-static kvw_err prefill_run(kvw_probe_run *r, void *state, kvw_diag *d)
+/* numerics check, then the timed curve of one dtype; curve: the profile's
+ * array of {tokens, tflops} */
+static kvw_err gemm_curve(kvw_probe_run *r, const kvw_arch *a, const layer *l, bool fp8, const long *tokens,
+                          int nt, json_t *curve, kvw_diag *d)
 {
-	(void)state;
-	kvw_arch *a = malloc(sizeof *a);
-	gemm_job j = { 0 };
-	layer l;
+	gemm_job j = { .fp8 = fp8 };
 	long long checked = 0;
-	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
-	if (err || (err = layer_shapes(a, &l, d)) || (err = check_numerics(r, &checked, d)))
-		goto out;
-	static const long quick[] = { 512, 2048, 8192, 32768 };
-	long tokens[11];
-	int nt = 0;
-	if (r->quick)
-		for (; nt < 4; nt++)
-			tokens[nt] = quick[nt];
-	else
-		for (long t = 128; t <= 131072; t *= 2)
-			tokens[nt++] = t;
+	const char *dt = fp8 ? "fp8" : "bf16";
+	kvw_err err = check_numerics(r, fp8, &checked, d);
+	if (err)
+		return err;
 	KVW_CU(kvw_evtimer_init(&j.t, 0));
-	if ((err = alloc_layer(&j, &l, tokens[nt - 1], d)))
+	if ((err = alloc_layer(&j, l, tokens[nt - 1], d)))
 		goto out;
-	json_t *curve = json_array();
-	json_t *sec = kvw_probe_section(r, "prefill_gemm", false);
-	json_object_set_new(sec, "model", json_string(a->name));
-	json_object_set_new(sec, "dtype", json_string("bf16"));
-	json_object_set_new(sec, "gemm", curve);
 	for (int i = 0; i < nt; i++) {
-		if ((err = create_gemms(&j, &l, tokens[i], d)))
+		if ((err = create_gemms(&j, l, tokens[i], d)))
 			goto out;
 		char variant[96];
-		snprintf(variant, sizeof variant, "gemm_bf16_%s_layer_%ldtok", a->name, tokens[i]);
+		snprintf(variant, sizeof variant, "gemm_%s_%s_layer_%ldtok", dt, a->name, tokens[i]);
 		kvw_record rec = kvw_record_new("prefill", variant);
 		rec.iterations = r->quick ? 5 : 20;
 		rec.repetitions = r->quick ? 3 : 5;
@@ -288,13 +299,52 @@ static kvw_err prefill_run(kvw_probe_run *r, void *state, kvw_diag *d)
 		if ((err = kvw_probe_emit(r, &rec, d)))
 			goto out;
 	}
+out:
+	free_layer(&j);
+	return err;
+}
+
+static bool has_fp8(void)
+{
+	int dev = 0, major = 0, minor = 0;
+	cudaGetDevice(&dev);
+	cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+	cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+	return major * 10 + minor >= 89;
+}
+
+static kvw_err prefill_run(kvw_probe_run *r, void *state, kvw_diag *d)
+{
+	(void)state;
+	kvw_arch *a = malloc(sizeof *a);
+	layer l;
+	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
+	if (err || (err = layer_shapes(a, &l, d)))
+		goto out;
+	static const long quick[] = { 512, 2048, 8192, 32768 };
+	long tokens[11];
+	int nt = 0;
+	if (r->quick)
+		for (; nt < 4; nt++)
+			tokens[nt] = quick[nt];
+	else
+		for (long t = 128; t <= 131072; t *= 2)
+			tokens[nt++] = t;
+	json_t *sec = kvw_probe_section(r, "prefill_gemm", false), *curve = json_array(), *curve8 = json_array();
+	json_object_set_new(sec, "model", json_string(a->name));
+	json_object_set_new(sec, "dtype", json_string("bf16"));
+	json_object_set_new(sec, "gemm", curve);
+	json_object_set_new(sec, "gemm_fp8", curve8);
+	if ((err = gemm_curve(r, a, &l, false, tokens, nt, curve, d)))
+		goto out;
+	if (has_fp8() && (err = gemm_curve(r, a, &l, true, tokens, nt, curve8, d)))
+		goto out;
 	kvw_record att = kvw_record_new("prefill", "attention_causal_bf16");
 	att.status = KVW_ST_SKIPPED;
 	snprintf(att.reason, sizeof att.reason, "fused causal attention (cuDNN SDPA or a flash-style kernel) is "
 	         "not built yet: no attention curve, so this profile has no 'prefill' section for the model");
 	err = kvw_probe_emit(r, &att, d);
 out:
-	free_layer(&j);
 	free(a);
 	return err;
 }
@@ -336,7 +386,7 @@ static kvw_err overlap_run(kvw_probe_run *r, void *state, kvw_diag *d)
 {
 	(void)state;
 	kvw_arch *a = malloc(sizeof *a);
-	gemm_job j = { 0 };
+	gemm_job j = { .fp8 = false };
 	overlap_job o = { .g = &j, .bytes = (size_t)256 << 20 };
 	layer l;
 	const long t = 8192;

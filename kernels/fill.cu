@@ -1,6 +1,7 @@
 /* fill.cu — bf16 operands for the GEMM probes: uniform in [-scale, scale]
  * from a hash of the index (finite, never zeros). */
 #include <cuda_bf16.h>
+#include <cuda_fp8.h>
 
 #include "kvw_kernels.h"
 #include "pattern.cuh"
@@ -17,5 +18,20 @@ __global__ void fill_bf16_k(__nv_bfloat16 *a, size_t n, unsigned seed, float sca
 extern "C" cudaError_t kvw_fill_bf16(void *a, size_t n, unsigned seed, float scale, cudaStream_t s)
 {
 	fill_bf16_k<<<1024, 256, 0, s>>>((__nv_bfloat16 *)a, n, seed, scale);
+	return cudaGetLastError();
+}
+
+__global__ void fill_fp8_k(__nv_fp8_e4m3 *a, size_t n, unsigned seed, float scale)
+{
+	for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+		uint32_t h = kvw_hash32((uint32_t)i ^ (seed * 0x9e3779b9u) ^ (uint32_t)(i >> 32));
+		float u = (float)(h >> 8) * (1.0f / 16777216.0f);
+		a[i] = __nv_fp8_e4m3(scale * (2.0f * u - 1.0f));
+	}
+}
+
+extern "C" cudaError_t kvw_fill_fp8(void *a, size_t n, unsigned seed, float scale, cudaStream_t s)
+{
+	fill_fp8_k<<<1024, 256, 0, s>>>((__nv_fp8_e4m3 *)a, n, seed, scale);
 	return cudaGetLastError();
 }

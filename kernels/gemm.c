@@ -25,7 +25,7 @@ struct kvw_gemm {
 		} \
 	} while (0)
 
-kvw_err kvw_gemm_create(kvw_gemm **out, long tokens, long n, long k, kvw_diag *d)
+kvw_err kvw_gemm_create(kvw_gemm **out, long tokens, long n, long k, bool fp8, kvw_diag *d)
 {
 	kvw_err err = KVW_OK;
 	cublasLtMatmulPreference_t pref = NULL;
@@ -39,8 +39,9 @@ kvw_err kvw_gemm_create(kvw_gemm **out, long tokens, long n, long k, kvw_diag *d
 	LT(cublasLtMatmulDescCreate(&g->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
 	LT(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
 	LT(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
-	LT(cublasLtMatrixLayoutCreate(&g->a, CUDA_R_16BF, (uint64_t)k, (uint64_t)n, k));
-	LT(cublasLtMatrixLayoutCreate(&g->b, CUDA_R_16BF, (uint64_t)k, (uint64_t)tokens, k));
+	cudaDataType_t in = fp8 ? CUDA_R_8F_E4M3 : CUDA_R_16BF;
+	LT(cublasLtMatrixLayoutCreate(&g->a, in, (uint64_t)k, (uint64_t)n, k));
+	LT(cublasLtMatrixLayoutCreate(&g->b, in, (uint64_t)k, (uint64_t)tokens, k));
 	LT(cublasLtMatrixLayoutCreate(&g->c, CUDA_R_16BF, (uint64_t)n, (uint64_t)tokens, n));
 	LT(cublasLtMatmulPreferenceCreate(&pref));
 	LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
@@ -48,7 +49,8 @@ kvw_err kvw_gemm_create(kvw_gemm **out, long tokens, long n, long k, kvw_diag *d
 	int found = 0;
 	LT(cublasLtMatmulAlgoGetHeuristic(g->lt, g->op, g->a, g->b, g->c, g->c, pref, 1, &h, &found));
 	if (!found) {
-		err = kvw_fail(d, KVW_EDRIVER, "cuBLASLt has no algorithm for %ld x %ld x %ld bf16", tokens, n, k);
+		err = kvw_fail(d, KVW_EDRIVER, "cuBLASLt has no algorithm for %ld x %ld x %ld %s", tokens, n, k,
+		               fp8 ? "fp8" : "bf16");
 		goto out;
 	}
 	g->algo = h.algo;

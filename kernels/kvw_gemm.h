@@ -1,7 +1,8 @@
 /* kvw_gemm.h — one prefill GEMM through cuBLASLt, behind a C interface.
  *
- * Y[T x N] = X[T x K] * W[N x K]^T, row-major bf16 in and out, fp32
- * accumulation: the shape of a linear layer applied to T tokens.  (In
+ * Y[T x N] = X[T x K] * W[N x K]^T, row-major, bf16 or fp8 (e4m3) in,
+ * bf16 out, fp32 accumulation: the shape of a linear layer applied to T
+ * tokens.  fp8 needs compute capability 8.9 or later.  (In
  * cuBLASLt's column-major terms: C[N x T] = op_T(A[K x N]) * B[K x T].)
  * The algorithm is chosen once by cuBLASLt's heuristic with a 32 MiB
  * workspace.
@@ -10,6 +11,7 @@
 #define KVW_GEMM_H
 
 #include <cuda_runtime_api.h>
+#include <stdbool.h>
 
 #include "kvw_err.h"
 
@@ -19,7 +21,8 @@ extern "C" {
 
 typedef struct kvw_gemm kvw_gemm;
 
-kvw_err kvw_gemm_create(kvw_gemm **g, long tokens, long n, long k, kvw_diag *d);
+/* fp8: operands in e4m3 (1 byte), else bf16 (2 bytes) */
+kvw_err kvw_gemm_create(kvw_gemm **g, long tokens, long n, long k, bool fp8, kvw_diag *d);
 /* 0 on success, else the cublasStatus_t */
 int kvw_gemm_run(kvw_gemm *g, const void *w, const void *x, void *y, cudaStream_t s);
 void kvw_gemm_destroy(kvw_gemm *g); /* accepts NULL */

@@ -58,6 +58,8 @@ cudaError_t kvw_kv_check_pool(const void *pool, const int *table, int layers, in
 
 /* n bf16 values uniform in [-scale, scale] (fill.cu) */
 cudaError_t kvw_fill_bf16(void *a, size_t n, unsigned seed, float scale, cudaStream_t s);
+/* n fp8 (e4m3) values likewise */
+cudaError_t kvw_fill_fp8(void *a, size_t n, unsigned seed, float scale, cudaStream_t s);
 
 #ifdef __cplusplus
 }

@@ -15,8 +15,8 @@
  *              plus a size sweep and fit for 0 -> 1; needs 2 GPUs.
  * Every copy is checked after the timing: host buffers on the host, device
  * buffers by a kernel.
- * Pinned buffers are allocated by the probing thread; binding them to the
- * GPU's NUMA node through hwloc comes with the topology probe.
+ * Pinned buffers are allocated by a thread bound (hwloc) to the NUMA node
+ * nearest the GPU; profile.host_link.pinned_memory says where they went.
  */
 #include <math.h>
 #include <stdio.h>
@@ -43,6 +43,7 @@ static const char *need_2gpu(const kvw_mpi *mpi)
 #include "kvw_config.h"
 #include "kvw_cuda.h"
 #include "kvw_model.h"
+#include "kvw_topo.h"
 #include "kvw_fit.h"
 #include "kvw_gbench.h"
 #include "kvw_kernels.h"
@@ -224,6 +225,10 @@ static kvw_err host_link_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	unsigned long long *wrong_dev = NULL;
 	void *pageable = NULL, *pageable2 = NULL, *pinned = NULL, *pinned2 = NULL;
 	const char *path = on_c2c() ? "nvlink_c2c" : "pcie";
+	char numa[200] = "pinned buffers allocated without NUMA binding (hwloc unavailable)";
+	int dev = 0;
+	cudaGetDevice(&dev);
+	kvw_topo_bind_near_gpu(dev, numa, sizeof numa);
 	KVW_CU(kvw_evtimer_init(&j.t, NULL));
 	KVW_CU(cudaStreamCreateWithFlags(&j.t.stream, cudaStreamNonBlocking));
 	KVW_CU(cudaStreamCreateWithFlags(&j.s2, cudaStreamNonBlocking));
@@ -243,6 +248,7 @@ static kvw_err host_link_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	memset(pageable2, 0, max_bytes);
 	json_t *facts = kvw_probe_section(r, "host_link", false);
 	json_object_set_new(facts, "path", json_string(path));
+	json_object_set_new(facts, "pinned_memory", json_string(numa));
 	for (int kind = 0; kind < 2 && !err; kind++)
 		for (int dir = H2D; dir <= BIDIR && !err; dir++) {
 			if (kind == 1 && dir == BIDIR)

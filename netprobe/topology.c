@@ -16,6 +16,7 @@
  * their GPU.  Built without hwloc: skipped with that reason.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -193,7 +194,47 @@ static kvw_err topo_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	return KVW_OK;
 }
 
+#ifdef KVW_HAVE_CUDA
+#include <hwloc/cudart.h>
+
+bool kvw_topo_bind_near_gpu(int dev, char *where, size_t cap)
+{
+	hwloc_topology_t t;
+	kvw_diag d;
+	if (load(NULL, &t, &d))
+		return false;
+	hwloc_bitmap_t set = hwloc_bitmap_alloc(), nodes = hwloc_bitmap_alloc();
+	bool ok = set && nodes && hwloc_cudart_get_device_cpuset(t, dev, set) == 0
+	          && hwloc_set_cpubind(t, set, HWLOC_CPUBIND_THREAD) == 0;
+	if (ok) {
+		hwloc_cpuset_to_nodeset(t, set, nodes);
+		hwloc_set_membind(t, nodes, HWLOC_MEMBIND_BIND, HWLOC_MEMBIND_THREAD | HWLOC_MEMBIND_BYNODESET);
+		char *s = NULL;
+		hwloc_bitmap_list_asprintf(&s, nodes);
+		snprintf(where, cap, "pinned buffers allocated by a thread bound to NUMA node(s) %s, nearest GPU %d",
+		         s ? s : "?", dev);
+		free(s);
+	}
+	hwloc_bitmap_free(set);
+	hwloc_bitmap_free(nodes);
+	hwloc_topology_destroy(t);
+	return ok;
+}
+#else
+bool kvw_topo_bind_near_gpu(int dev, char *where, size_t cap)
+{
+	(void)dev, (void)where, (void)cap;
+	return false;
+}
+#endif
+
 #else /* built without hwloc */
+
+bool kvw_topo_bind_near_gpu(int dev, char *where, size_t cap)
+{
+	(void)dev, (void)where, (void)cap;
+	return false;
+}
 
 kvw_err kvw_topo_check_xml(const char *path, kvw_diag *d)
 {

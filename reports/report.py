@@ -281,6 +281,9 @@ def plot_prefill(res):
     fig, ax = plt.subplots(figsize=(7, 4))
     g = sec["gemm"]
     ax.plot([p["tokens"] for p in g], [p["tflops"] for p in g], "o-", label="GEMM (measured)")
+    if sec.get("gemm_fp8"):
+        g8 = sec["gemm_fp8"]
+        ax.plot([p["tokens"] for p in g8], [p["tflops"] for p in g8], "^-", label="GEMM fp8 (measured)")
     if sec.get("attention"):
         a = sec["attention"]
         ax.plot([p["tokens"] for p in a], [p["tflops"] for p in a], "s-", label="attention (measured)")
