@@ -109,12 +109,18 @@ kvw_err kvw_probe_model(const kvw_probe_run *r, struct kvw_arch *a, kvw_diag *d)
 		: kvw_catalog_model(args->model ? args->model : "llama-3-8b", a, d);
 }
 
-json_t *kvw_probe_kv_patterns(kvw_probe_run *r, const struct kvw_arch *a, const char *path, long tokens,
-                              kvw_kv_pattern p[KVW_KV_PATTERNS])
+json_t *kvw_probe_kv_patterns(kvw_probe_run *r, const struct kvw_arch *a, const char *path, size_t max_bytes,
+                              kvw_kv_pattern p[KVW_KV_PATTERNS], long *tokens_out)
 {
 	static const int blocks[KVW_KV_PATTERNS] = { 0, -1, 256, 64, 16 }; /* 0 packed, -1 per layer */
 	kvw_kvfmt f = { KVW_DT_BF16, 1 };
-	double total = kvw_kv_bytes_per_token_layer(a, &f) * a->n_layers * (double)tokens;
+	double per_token = kvw_kv_bytes_per_token_layer(a, &f) * a->n_layers;
+	long tokens = (long)((double)max_bytes / per_token) / 256 * 256, cap = r->quick ? 2048 : 8192;
+	tokens = tokens > cap ? cap : tokens;
+	*tokens_out = tokens;
+	if (tokens < 256)
+		return NULL;
+	double total = per_token * (double)tokens;
 	for (int i = 0; i < KVW_KV_PATTERNS; i++) {
 		long m = blocks[i] == 0 ? 1 : blocks[i] < 0 ? a->n_layers : a->n_layers * (tokens / blocks[i]);
 		snprintf(p[i].mode, sizeof p[i].mode, blocks[i] == 0 ? "packed" : blocks[i] < 0 ? "per_layer"

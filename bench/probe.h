@@ -75,11 +75,13 @@ typedef struct kvw_kv_pattern {
 	long messages;
 	double message_bytes;
 } kvw_kv_pattern;
-/* Fills the patterns for tokens of a's KV (bf16, one GPU); returns the
- * profile.kv_messages entry (path, model, tokens, modes: []) to pass to
- * kvw_probe_kv_result. */
-json_t *kvw_probe_kv_patterns(kvw_probe_run *r, const struct kvw_arch *a, const char *path, long tokens,
-                              kvw_kv_pattern p[KVW_KV_PATTERNS]);
+/* Picks the prompt length (a multiple of 256 tokens whose KV, bf16 on one
+ * GPU, fits max_bytes; at most 2048 with --quick, else 8192) and fills the
+ * patterns for it; returns the profile.kv_messages entry (path, model,
+ * tokens, modes: []) to pass to kvw_probe_kv_result, or NULL when not even
+ * 256 tokens fit. */
+json_t *kvw_probe_kv_patterns(kvw_probe_run *r, const struct kvw_arch *a, const char *path, size_t max_bytes,
+                              kvw_kv_pattern p[KVW_KV_PATTERNS], long *tokens);
 /* Records one pattern's median time (packed_s: the packed send's). */
 void kvw_probe_kv_result(json_t *entry, const kvw_kv_pattern *p, double seconds, double packed_s);
 

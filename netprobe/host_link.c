@@ -187,14 +187,11 @@ static kvw_err kv_shaped(kvw_probe_run *r, copy_job *j, const char *path, size_t
 		free(a);
 		return err;
 	}
-	kvw_kvfmt f = { KVW_DT_BF16, 1 };
-	long tokens = (long)((double)max_bytes / (kvw_kv_bytes_per_token_layer(a, &f) * a->n_layers)) / 256 * 256;
-	long cap = r->quick ? 2048 : 8192;
-	tokens = tokens > cap ? cap : tokens;
 	kvw_kv_pattern p[KVW_KV_PATTERNS];
 	char where[96];
+	long tokens;
 	snprintf(where, sizeof where, "%s_h2d_pinned", path);
-	json_t *entry = tokens >= 256 ? kvw_probe_kv_patterns(r, a, where, tokens, p) : NULL;
+	json_t *entry = kvw_probe_kv_patterns(r, a, where, max_bytes, p, &tokens);
 	double packed_s = NAN;
 	j->dir = H2D;
 	for (int i = 0; entry && i < KVW_KV_PATTERNS && !err; i++) {
@@ -344,46 +341,6 @@ out:
 }
 
 #else /* built without CUDA */
-
-/* KV-shaped H2D from pinned memory: the same bytes as 1, per-layer and
- * per-(layer x block) messages, one cudaMemcpyAsync each */
-static kvw_err kv_shaped(kvw_probe_run *r, copy_job *j, const char *path, size_t max_bytes,
-                         unsigned long long *wrong_dev, kvw_diag *d)
-{
-	kvw_arch *a = malloc(sizeof *a);
-	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
-	if (err) {
-		free(a);
-		return err;
-	}
-	kvw_kvfmt f = { KVW_DT_BF16, 1 };
-	long tokens = (long)((double)max_bytes / (kvw_kv_bytes_per_token_layer(a, &f) * a->n_layers)) / 256 * 256;
-	long cap = r->quick ? 2048 : 8192;
-	tokens = tokens > cap ? cap : tokens;
-	kvw_kv_pattern p[KVW_KV_PATTERNS];
-	char where[96];
-	snprintf(where, sizeof where, "%s_h2d_pinned", path);
-	json_t *entry = tokens >= 256 ? kvw_probe_kv_patterns(r, a, where, tokens, p) : NULL;
-	double packed_s = NAN;
-	j->dir = H2D;
-	for (int i = 0; entry && i < KVW_KV_PATTERNS && !err; i++) {
-		j->messages = p[i].messages;
-		j->msg_bytes = (size_t)p[i].message_bytes;
-		j->bytes = j->msg_bytes * (size_t)j->messages;
-		kvw_pattern_fill_host(j->host, j->bytes / 16, SEED);
-		char variant[96];
-		snprintf(variant, sizeof variant, "%s_kv_%s_%s_%ldtok", where, a->name, p[i].mode, tokens);
-		double med;
-		if ((err = measure(r, j, variant, wrong_dev, &med, d)))
-			break;
-		if (i == 0)
-			packed_s = med;
-		kvw_probe_kv_result(entry, &p[i], med, packed_s);
-	}
-	j->messages = 0;
-	free(a);
-	return err;
-}
 
 static kvw_err host_link_run(kvw_probe_run *r, void *state, kvw_diag *d)
 {

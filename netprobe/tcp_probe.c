@@ -286,12 +286,9 @@ static kvw_err kv_shaped(kvw_probe_run *r, client *c, const char *path, kvw_diag
 		free(a);
 		return err;
 	}
-	kvw_kvfmt f = { KVW_DT_BF16, 1 };
-	long tokens = (long)(BUF_BYTES / (kvw_kv_bytes_per_token_layer(a, &f) * a->n_layers)) / 256 * 256;
-	long cap = r->quick ? 2048 : 8192;
-	tokens = tokens > cap ? cap : tokens;
 	kvw_kv_pattern p[KVW_KV_PATTERNS];
-	json_t *entry = tokens >= 256 ? kvw_probe_kv_patterns(r, a, path, tokens, p) : NULL;
+	long tokens;
+	json_t *entry = kvw_probe_kv_patterns(r, a, path, BUF_BYTES, p, &tokens);
 	double packed_s = NAN;
 	for (int i = 0; entry && i < KVW_KV_PATTERNS && !err; i++) {
 		c->msg_bytes = (size_t)p[i].message_bytes;

@@ -3,7 +3,9 @@
 #   1. installs what is missing (scripts/deps.sh test)
 #   2. Release build with gcc, -Werror; prints the sweep benchmark (not a test)
 #   3. unit, CLI golden and bad-input tests (ctest)
-#   4. the same under clang with AddressSanitizer + UndefinedBehaviorSanitizer,
+#   4. a minimal build with every optional library switched off: it builds,
+#      and its probes say why they skip
+#   5. the same under clang with AddressSanitizer + UndefinedBehaviorSanitizer,
 #      plus the libFuzzer target on the config parser for KVW_FUZZ_SECONDS
 # GPU tests (with the probe issues) skip with a reason where there is no GPU.
 set -euo pipefail
@@ -20,6 +22,12 @@ echo "== benchmark (informational, not a test)" >&2
 
 echo "== tests, Release" >&2
 ctest --test-dir build --output-on-failure
+
+echo "== minimal build: CUDA, ibverbs, hwloc and MPI switched off" >&2
+cmake -S . -B build-min -DCMAKE_BUILD_TYPE=Release -DKVW_WERROR=ON -DKVW_WITH_CUDA=OFF -DKVW_WITH_IBVERBS=OFF \
+  -DKVW_WITH_HWLOC=OFF -DKVW_WITH_MPI=OFF >/dev/null
+cmake --build build-min -j "$jobs"
+ctest --test-dir build-min --output-on-failure -L "unit|cli|gpu"
 
 echo "== tests under ASan + UBSan, with the fuzzer (clang)" >&2
 CC=clang CXX=clang++ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKVW_WERROR=ON \
