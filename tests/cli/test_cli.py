@@ -26,18 +26,14 @@ KVWALL = sys.argv[1]
 UPDATE = "--update" in sys.argv
 CATALOG = os.environ.get("KVWALL_CATALOG", os.path.join(ROOT, "model", "catalog"))
 
-passed = failed = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from checks import Checks  # noqa: E402
+
+check = Checks("test_cli")
 HAVE_HWLOC = "built without hwloc" not in subprocess.run([KVWALL, "probe", "--list", "--csv"], capture_output=True,
                                                          text=True).stdout
 
 
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
 
 
 def run(*args):
@@ -278,8 +274,7 @@ def main():
     test_goldens()
     test_facts()
     test_bad_input()
-    print(f"test_cli: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.done()
 
 
 if __name__ == "__main__":

@@ -15,16 +15,12 @@ import tempfile
 import xml.etree.ElementTree as ET
 
 KVWALL = sys.argv[1]
-passed = failed = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from checks import Checks  # noqa: E402
+
+check = Checks("test_compare")
 
 
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
 
 
 def record(probe, variant, gbps, median, stddev, status="ok"):
@@ -162,8 +158,7 @@ def main():
                                capture_output=True, text=True)
             check(p.returncode == 1 and needle in p.stderr and not os.path.exists(os.path.join(tmp, "b2")),
                   f"baseline save {args}: {p.returncode} {p.stderr!r}")
-    print(f"test_compare: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.done()
 
 
 if __name__ == "__main__":

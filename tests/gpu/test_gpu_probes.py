@@ -9,21 +9,18 @@ its data (no wrong element) and report positive bandwidth.
 usage: test_gpu_probes.py KVWALL
 """
 import json
+import os
 import subprocess
 import sys
 
 KVWALL = sys.argv[1]
 GPU_PROBES = ["hbm", "host_link", "kv_pack", "prefill", "overlap"]
-passed = failed = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from checks import Checks  # noqa: E402
+
+check = Checks("test_gpu_probes")
 
 
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
 
 
 def main():
@@ -42,8 +39,8 @@ def main():
                   f"{name} without a GPU: {rs}")
             check(all(r["gbps"] is None for r in rs), f"{name}: no number without hardware")
         check(p.returncode == 0, f"exit {p.returncode} without a GPU: {p.stderr}")
-        print(f"test_gpu_probes: {passed} passed, {failed} failed")
-        if failed:
+        print(f"test_gpu_probes: {check.passed} passed, {check.failed} failed")
+        if check.failed:
             return 1
         print("SKIPPED: no CUDA device:", recs[0]["reason"] if recs else "?")
         return 77
@@ -60,8 +57,7 @@ def main():
     if len(gpus) < 2:
         check(by.get("peer", [{}])[0].get("status") == "skipped", "peer skipped on one GPU")
     check(any(l["name"].endswith("h2d_pinned") for l in prof.get("links", [])), "host link fit in the profile")
-    print(f"test_gpu_probes: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.done()
 
 
 if __name__ == "__main__":

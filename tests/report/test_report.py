@@ -25,16 +25,12 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 DATA = os.path.join(ROOT, "tests", "data")
 KVWALL = os.path.abspath(sys.argv[1])
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-passed = failed = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from checks import Checks  # noqa: E402
+
+check = Checks("test_report")
 
 
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, file=sys.stderr)
 
 
 def kv(*args):
@@ -139,8 +135,7 @@ def main():
         test_fixture(name, links, failed_probe)
     test_console_check_can_fail()
     test_bad_input()
-    print(f"test_report: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.done()
 
 
 if __name__ == "__main__":
