@@ -22,12 +22,13 @@ ctx=8192
 max_ctx=1048576
 quick=""
 probes=1
+launcher=""
 outdir=""
 
 usage() {
   cat <<EOF
 usage: ./run_all.sh [--quick] [--models a,b,...] [--links a,b,...] [--hw NAME]
-                    [--ctx N] [--max-ctx N] [--no-probes] [--out DIR]
+                    [--ctx N] [--max-ctx N] [--no-probes] [--launcher CMD] [--out DIR]
 
   --quick      short probe runs (about a minute on one GPU node)
   --models     catalog models (kvwall models)            [$models]
@@ -37,14 +38,17 @@ usage: ./run_all.sh [--quick] [--models a,b,...] [--links a,b,...] [--hw NAME]
   --ctx        context for the verdict and B*            [$ctx]
   --max-ctx    upper end of the crossover search         [$max_ctx]
   --no-probes  model on spec sheets only, measure nothing
+  --launcher   run the probes one process per GPU under MPI, e.g.
+               --launcher "mpirun -np 16 --map-by ppr:8:node" or
+               --launcher "srun -N 2 --ntasks-per-node=8"; rank 0 writes one
+               merged cluster profile (tcp and nccl run between ranks 0 and 1)
   --out        results directory                         [results/<host>-<UTC time>]
 
 Exit codes: 0 ok, 1 usage, 2 a build or system failure, 3 a probe verified
 data wrong (the report is still written and shows it).
 
-Multi-node: the network probes that run one process per GPU under MPI
-(mpirun -np N ./build/kvwall probe ..., or srun) are not built yet; today
-run_all.sh measures the node it runs on.
+Multi-node: --launcher as above (the build directory must be visible on
+every node, as on a shared file system).
 EOF
 }
 
@@ -57,6 +61,7 @@ while [ $# -gt 0 ]; do
     --ctx) ctx=${2:?--ctx needs a value}; shift 2 ;;
     --max-ctx) max_ctx=${2:?--max-ctx needs a value}; shift 2 ;;
     --no-probes) probes=0; shift ;;
+    --launcher) launcher=${2:?--launcher needs a value}; shift 2 ;;
     --out) outdir=${2:?--out needs a value}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run_all.sh: unknown option '$1' (see --help)" >&2; exit 1 ;;
@@ -110,7 +115,8 @@ probe_rc=0
 profile_args=()
 if [ "$probes" -eq 1 ]; then
   step "4/6 probes${quick:+ (quick)}: every probe that applies; the others are recorded as skipped"
-  "$kvwall" probe $quick --out "$tmpdir" >"$tmpdir/probes.txt" || probe_rc=$?
+  # shellcheck disable=SC2086  # the launcher is a command line, split on purpose
+  $launcher "$kvwall" probe $quick --out "$tmpdir" >"$tmpdir/probes.txt" || probe_rc=$?
   case $probe_rc in
     0) ;;
     3) step "  a probe verified data WRONG: see the report" ;;
