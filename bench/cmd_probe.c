@@ -187,9 +187,9 @@ static kvw_err write_profile(const char *dir, json_t *profile, kvw_diag *d)
 	return err;
 }
 
-/* Rank 0: one cluster profile from every rank's.  Rank 0's sections stay
- * as they are; every record carries its rank; other ranks' links are
- * named rank<r>/<name>. */
+/* Rank 0: one cluster profile from every rank's.  Rank 0's object sections
+ * stay as they are; list sections and records join every rank's, each
+ * entry carrying its rank; other ranks' links are named rank<r>/<name>. */
 static json_t *merge(json_t *all, int argc, char **argv)
 {
 	json_t *m = new_profile(argc, argv), *results = json_array(), *links = json_array(), *ranks = json_array();
@@ -198,7 +198,7 @@ static json_t *merge(json_t *all, int argc, char **argv)
 	json_t *v;
 	json_object_foreach(r0, key, v)
 		if (!json_object_get(m, key) && strcmp(key, "results") && strcmp(key, "links"))
-			json_object_set(m, key, v);
+			json_object_set_new(m, key, json_is_array(v) ? json_array() : json_deep_copy(v));
 	size_t r;
 	json_t *doc;
 	json_array_foreach(all, r, doc) {
@@ -218,6 +218,20 @@ static json_t *merge(json_t *all, int argc, char **argv)
 			}
 			json_array_append_new(links, c);
 		}
+		json_object_foreach(doc, key, v) /* list sections (kv_messages, rdma_devices): every rank's */
+			if (json_is_array(v) && strcmp(key, "results") && strcmp(key, "links")) {
+				json_t *dst = json_object_get(m, key);
+				if (!dst)
+					json_object_set_new(m, key, dst = json_array());
+				size_t k;
+				json_t *item;
+				json_array_foreach(v, k, item) {
+					json_t *c = json_deep_copy(item);
+					if (json_is_object(c))
+						json_object_set_new(c, "rank", json_integer((json_int_t)r));
+					json_array_append_new(dst, c);
+				}
+			}
 		json_t *ri = json_object();
 		json_object_set_new(ri, "rank", json_integer((json_int_t)r));
 		json_object_set(ri, "host", json_object_get(doc, "host"));

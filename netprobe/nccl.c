@@ -7,13 +7,16 @@
  *         iteration counts are fixed, so both run the same number of
  *         operations).  Rank 1 records algbw = bytes / time and busbw =
  *         algbw x 1 (send/recv, as nccl-tests), checks the received bytes,
- *         and fits the sizes into profile.links.  Same node or two nodes:
+ *         and fits the sizes into profile.links; then the KV-shaped
+ *         patterns (one message, per layer, per layer x block) go into
+ *         profile.kv_messages.  Same node or two nodes:
  *         NCCL picks NVLink, PCIe or the network itself.
  * Skipped with the reason: built without NCCL or CUDA, no CUDA device,
  * fewer than 2 ranks (NCCL refuses two ranks on one GPU, so a one-GPU node
  * cannot run it).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +30,9 @@
 #if defined(KVW_HAVE_CUDA) && defined(KVW_HAVE_NCCL)
 #include <nccl.h>
 
+#include "kvw_config.h"
 #include "kvw_cuda.h"
+#include "kvw_model.h"
 #include "kvw_fit.h"
 #include "kvw_gbench.h"
 #include "kvw_kernels.h"
@@ -38,7 +43,8 @@ typedef struct p2p_job {
 	const kvw_mpi *mpi;
 	ncclComm_t comm;
 	void *buf;
-	size_t bytes;
+	size_t bytes;    /* per message */
+	long messages;   /* per iteration, back to back */
 	kvw_evtimer t;
 } p2p_job;
 
@@ -48,13 +54,54 @@ static double time_p2p(void *arg)
 	ncclResult_t e = ncclSuccess;
 	kvw_mpi_barrier(j->mpi);
 	cudaEventRecord(j->t.start, j->t.stream);
-	if (j->mpi->rank == 0)
-		e = ncclSend(j->buf, j->bytes, ncclChar, 1, j->comm, j->t.stream);
-	else if (j->mpi->rank == 1)
-		e = ncclRecv(j->buf, j->bytes, ncclChar, 0, j->comm, j->t.stream);
+	for (long m = 0; m < j->messages && e == ncclSuccess; m++) {
+		char *p = (char *)j->buf + m * j->bytes;
+		if (j->mpi->rank == 0)
+			e = ncclSend(p, j->bytes, ncclChar, 1, j->comm, j->t.stream);
+		else if (j->mpi->rank == 1)
+			e = ncclRecv(p, j->bytes, ncclChar, 0, j->comm, j->t.stream);
+	}
 	cudaEventRecord(j->t.stop, j->t.stream);
 	double t = kvw_evtimer_seconds(&j->t);
 	return e == ncclSuccess ? t : -1;
+}
+
+/* KV-shaped: the same KV bytes as 1, per-layer and per-(layer x block)
+ * messages, each its own ncclSend / ncclRecv; rank 1 records */
+static kvw_err kv_shaped(kvw_probe_run *r, p2p_job *j, size_t max, kvw_diag *d)
+{
+	kvw_arch *a = malloc(sizeof *a);
+	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
+	kvw_kv_pattern p[KVW_KV_PATTERNS];
+	long tokens = 0;
+	/* every rank sizes the patterns alike; only rank 1 keeps the profile entry */
+	json_t *entry = err ? NULL : kvw_probe_kv_patterns(r, a, "nccl_rank0_to_rank1", max, p, &tokens);
+	double packed_s = NAN;
+	for (int i = 0; entry && i < KVW_KV_PATTERNS && !err; i++) {
+		j->messages = p[i].messages;
+		j->bytes = (size_t)p[i].message_bytes;
+		kvw_record rec = kvw_record_new("nccl", "");
+		snprintf(rec.variant, sizeof rec.variant, "kv_%s_%s_%ldtok", a->name, p[i].mode, tokens);
+		rec.bytes = (double)j->bytes * (double)j->messages;
+		rec.iterations = 3;
+		rec.repetitions = 3;
+		if ((err = kvw_gbench_measure(rec.variant, time_p2p, j, rec.iterations, rec.repetitions, &rec.time_s, d)))
+			break;
+		if (i == 0)
+			packed_s = rec.time_s.median;
+		if (r->mpi->rank != 1)
+			continue;
+		rec.gbps = rec.bytes / rec.time_s.median / 1e9;
+		kvw_probe_kv_result(entry, &p[i], rec.time_s.median, packed_s);
+		err = kvw_probe_emit(r, &rec, d);
+	}
+	if (entry && r->mpi->rank != 1) {
+		json_t *all = json_object_get(r->profile, "kv_messages");
+		json_array_remove(all, json_array_size(all) - 1);
+	}
+	j->messages = 1;
+	free(a);
+	return err;
 }
 
 static const char *nccl_unavailable(const kvw_mpi *mpi)
@@ -73,7 +120,7 @@ static kvw_err nccl_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	const kvw_mpi *m = r->mpi;
 	kvw_err err = KVW_OK;
 	ncclUniqueId id;
-	p2p_job j = { .mpi = m };
+	p2p_job j = { .mpi = m, .messages = 1 };
 	unsigned long long *wrong_dev = NULL;
 	size_t max = r->quick ? ((size_t)256 << 20) : ((size_t)1 << 30);
 	double sizes[16], times[16];
@@ -129,6 +176,8 @@ static kvw_err nccl_run(kvw_probe_run *r, void *state, kvw_diag *d)
 		json_object_set_new(json_array_get(links, json_array_size(links) - 1), "busbw_factor",
 		                    kvw_num(kvw_busbw_factor(KVW_COLL_SENDRECV, 2)));
 	}
+	if ((err = kv_shaped(r, &j, max, d)))
+		goto out;
 	if (m->rank != 1) {
 		kvw_record rec = kvw_record_new("nccl", "");
 		rec.status = KVW_ST_SKIPPED;
