@@ -11,9 +11,11 @@
  *            wrong result fails the probe (exit 3) and nothing is timed.  MoE layers run the FFN on T x (top-k +
  *            shared experts) tokens of one expert's width (the same FLOPs
  *            as the routed GEMMs, without the grouping).
- *            The GEMM curve goes into profile.prefill_gemm; the attention
- *            half of the prefill curve (a fused causal attention kernel) is
- *            not built yet and is recorded as skipped with that reason.
+ *            Then causal attention of the layer (kernels/attention.cu, GQA,
+ *            head size 64 or 128), checked first against an fp32 reference
+ *            kernel; TFLOP/s = 2 H (2 d) T (T + 1) / 2 / time.  The GEMM and
+ *            attention curves become profile.prefill, which `kvwall
+ *            crossover --profile` uses; fp8 GEMMs stay in prefill_gemm.
  *   overlap  the layer's GEMMs at 8192 tokens on one stream while pinned
  *            256 MiB host-to-device copies run on another: each side's time
  *            together over its time alone is the slowdown the layer-wise
@@ -41,6 +43,7 @@ static const char *need_gpu(const kvw_mpi *mpi)
 #include "kvw_gbench.h"
 #include "kvw_gemm.h"
 #include "kvw_kernels.h"
+#include "kvw_model.h"
 
 enum { QKV, O, UP, DOWN, N_GEMM };
 
@@ -304,6 +307,137 @@ out:
 	return err;
 }
 
+/* ---- attention ------------------------------------------------------------------ */
+
+typedef struct att_job {
+	void *q, *k, *v, *o;
+	int tokens, heads, kv_heads, dim;
+	kvw_evtimer t;
+} att_job;
+
+static double time_attention(void *arg)
+{
+	att_job *j = arg;
+	cudaEventRecord(j->t.start, j->t.stream);
+	cudaError_t e = kvw_attention(j->q, j->k, j->v, j->o, j->tokens, j->heads, j->kv_heads, j->dim, j->t.stream);
+	cudaEventRecord(j->t.stop, j->t.stream);
+	return e == cudaSuccess ? kvw_evtimer_seconds(&j->t) : -1;
+}
+
+static void free_att(att_job *j)
+{
+	cudaFree(j->q);
+	cudaFree(j->k);
+	cudaFree(j->v);
+	cudaFree(j->o);
+	j->q = j->k = j->v = j->o = NULL;
+}
+
+static kvw_err alloc_att(att_job *j, kvw_diag *d)
+{
+	kvw_err err = KVW_OK;
+	size_t nq = (size_t)j->tokens * j->heads * j->dim, nk = (size_t)j->tokens * j->kv_heads * j->dim;
+	KVW_CU(cudaMalloc(&j->q, 2 * nq));
+	KVW_CU(cudaMalloc(&j->o, 2 * nq));
+	KVW_CU(cudaMalloc(&j->k, 2 * nk));
+	KVW_CU(cudaMalloc(&j->v, 2 * nk));
+	KVW_CU(kvw_fill_bf16(j->q, nq, 201u, 1.0f, 0));
+	KVW_CU(kvw_fill_bf16(j->k, nk, 202u, 1.0f, 0));
+	KVW_CU(kvw_fill_bf16(j->v, nk, 203u, 1.0f, 0));
+	KVW_CU(cudaMemset(j->o, 0xFF, 2 * nq)); /* NaN poison */
+	KVW_CU(cudaDeviceSynchronize());
+out:
+	return err;
+}
+
+/* 256 tokens, 8 query heads over 2 KV heads, the model's head size: the
+ * flash kernel against the fp32 reference kernel.  Wrong: off by more than
+ * 2e-2 of the reference's rms plus bf16 rounding (2^-7 relative). */
+static kvw_err check_attention(kvw_probe_run *r, int dim, long long *checked, kvw_diag *d)
+{
+	att_job j = { .tokens = 256, .heads = 8, .kv_heads = 2, .dim = dim };
+	size_t n = (size_t)j.tokens * j.heads * dim;
+	float *ref_dev = NULL, *ref = malloc(4 * n);
+	uint16_t *got = malloc(2 * n);
+	kvw_err err = ref && got ? alloc_att(&j, d) : kvw_fail(d, KVW_ESYS, "out of memory");
+	if (err)
+		goto out;
+	KVW_CU(cudaMalloc((void **)&ref_dev, 4 * n));
+	KVW_CU(kvw_attention(j.q, j.k, j.v, j.o, j.tokens, j.heads, j.kv_heads, dim, 0));
+	KVW_CU(kvw_attention_reference(j.q, j.k, j.v, ref_dev, j.tokens, j.heads, j.kv_heads, dim, 0));
+	KVW_CU(cudaMemcpy(got, j.o, 2 * n, cudaMemcpyDeviceToHost));
+	KVW_CU(cudaMemcpy(ref, ref_dev, 4 * n, cudaMemcpyDeviceToHost));
+	double rms = 0;
+	for (size_t i = 0; i < n; i++)
+		rms += (double)ref[i] * ref[i] / (double)n;
+	rms = sqrt(rms);
+	long long wrong = 0;
+	for (size_t i = 0; i < n; i++) {
+		double g = from_bf16(got[i]);
+		wrong += !(fabs(g - ref[i]) <= 2e-2 * rms + fabs(ref[i]) / 128);
+	}
+	*checked = (long long)n;
+	if (wrong) {
+		kvw_record rec = kvw_record_new("prefill", "attention_check_256tok");
+		rec.checked = (long long)n;
+		rec.wrong = wrong;
+		rec.status = KVW_ST_FAILED;
+		snprintf(rec.reason, sizeof rec.reason, "%lld of %zu elements off the fp32 reference attention", wrong, n);
+		if (!(err = kvw_probe_emit(r, &rec, d)))
+			err = kvw_fail(d, KVW_EVERIFY, "prefill: attention numerics wrong, no timing taken");
+	}
+out:
+	free_att(&j);
+	cudaFree(ref_dev);
+	free(ref);
+	free(got);
+	return err;
+}
+
+/* the causal attention curve of one layer of a; iterations sized so a
+ * repetition takes about half a second */
+static kvw_err attention_curve(kvw_probe_run *r, const kvw_arch *a, const long *tokens, int nt, json_t *curve,
+                               kvw_diag *d)
+{
+	long long checked = 0;
+	kvw_err err = check_attention(r, a->head_dim, &checked, d);
+	att_job j = { .heads = a->n_heads, .kv_heads = a->n_kv_heads, .dim = a->head_dim };
+	if (err)
+		return err;
+	KVW_CU(kvw_evtimer_init(&j.t, 0));
+	for (int i = 0; i < nt && !err; i++) {
+		j.tokens = (int)tokens[i];
+		if ((err = alloc_att(&j, d)))
+			break;
+		double once = time_attention(&j);
+		if (!(once > 0)) {
+			err = kvw_fail(d, KVW_EDRIVER, "prefill: attention at %ld tokens failed", tokens[i]);
+			break;
+		}
+		char variant[96];
+		snprintf(variant, sizeof variant, "attention_causal_bf16_%s_%ldtok", a->name, tokens[i]);
+		kvw_record rec = kvw_record_new("prefill", variant);
+		rec.iterations = (long)fmax(1, fmin(r->quick ? 5 : 20, round(0.5 / once)));
+		rec.repetitions = r->quick ? 3 : 5;
+		if ((err = kvw_gbench_measure(variant, time_attention, &j, rec.iterations, rec.repetitions, &rec.time_s, d)))
+			break;
+		/* 2 H (d_qk + d_v) per causal pair, the model's convention */
+		double flops = 2.0 * a->n_heads * (2.0 * a->head_dim) * kvw_attn_pairs(0, (double)tokens[i], true);
+		rec.tflops = flops / rec.time_s.median / 1e12;
+		rec.checked = checked; /* the numerics check of the same kernel, above */
+		json_t *pt = json_object();
+		json_object_set_new(pt, "tokens", json_integer(tokens[i]));
+		json_object_set_new(pt, "tflops", kvw_num(rec.tflops));
+		json_array_append_new(curve, pt);
+		err = kvw_probe_emit(r, &rec, d);
+		free_att(&j);
+	}
+out:
+	free_att(&j);
+	kvw_evtimer_destroy(&j.t);
+	return err;
+}
+
 static bool has_fp8(void)
 {
 	int dev = 0, major = 0, minor = 0;
@@ -330,7 +464,10 @@ static kvw_err prefill_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	else
 		for (long t = 128; t <= 131072; t *= 2)
 			tokens[nt++] = t;
-	json_t *sec = kvw_probe_section(r, "prefill_gemm", false), *curve = json_array(), *curve8 = json_array();
+	/* the curves are built apart and become profile.prefill only when both
+	 * halves exist: the model reads that section */
+	json_t *curve = json_array(), *curve8 = json_array(), *att = json_array();
+	json_t *sec = kvw_probe_section(r, "prefill_gemm", false);
 	json_object_set_new(sec, "model", json_string(a->name));
 	json_object_set_new(sec, "dtype", json_string("bf16"));
 	json_object_set_new(sec, "gemm", curve);
@@ -339,11 +476,25 @@ static kvw_err prefill_run(kvw_probe_run *r, void *state, kvw_diag *d)
 		goto out;
 	if (has_fp8() && (err = gemm_curve(r, a, &l, true, tokens, nt, curve8, d)))
 		goto out;
-	kvw_record att = kvw_record_new("prefill", "attention_causal_bf16");
-	att.status = KVW_ST_SKIPPED;
-	snprintf(att.reason, sizeof att.reason, "fused causal attention (cuDNN SDPA or a flash-style kernel) is "
-	         "not built yet: no attention curve, so this profile has no 'prefill' section for the model");
-	err = kvw_probe_emit(r, &att, d);
+	if (!kvw_attention_supported(a->head_dim, a->n_heads, a->n_kv_heads)) {
+		kvw_record rec = kvw_record_new("prefill", "attention_causal_bf16");
+		rec.status = KVW_ST_SKIPPED;
+		snprintf(rec.reason, sizeof rec.reason, "the attention kernel handles head sizes 64 and 128, not %d (%s)",
+		         a->head_dim, a->name);
+		err = kvw_probe_emit(r, &rec, d);
+		goto out;
+	}
+	if ((err = attention_curve(r, a, tokens, nt, att, d))) {
+		json_decref(att);
+		goto out;
+	}
+	json_t *pf = json_object();
+	json_object_set_new(pf, "model", json_string(a->name));
+	json_object_set_new(pf, "dtype", json_string("bf16"));
+	json_object_set_new(pf, "overhead_us", json_integer(0));
+	json_object_set(pf, "gemm", curve);
+	json_object_set_new(pf, "attention", att);
+	json_object_set_new(r->profile, "prefill", pf);
 out:
 	free(a);
 	return err;

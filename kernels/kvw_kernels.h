@@ -19,6 +19,7 @@
 #define KVW_KERNELS_H
 
 #include <cuda_runtime_api.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -60,6 +61,15 @@ cudaError_t kvw_kv_check_pool(const void *pool, const int *table, int layers, in
 cudaError_t kvw_fill_bf16(void *a, size_t n, unsigned seed, float scale, cudaStream_t s);
 /* n fp8 (e4m3) values likewise */
 cudaError_t kvw_fill_fp8(void *a, size_t n, unsigned seed, float scale, cudaStream_t s);
+
+/* Causal attention (attention.cu): Q, O [tokens][heads][head_dim], K, V
+ * [tokens][kv_heads][head_dim], bf16; head_dim 64 or 128, kv_heads
+ * dividing heads.  The reference writes fp32 output. */
+bool kvw_attention_supported(int head_dim, int heads, int kv_heads);
+cudaError_t kvw_attention(const void *q, const void *k, const void *v, void *o, int tokens, int heads, int kv_heads,
+                          int head_dim, cudaStream_t s);
+cudaError_t kvw_attention_reference(const void *q, const void *k, const void *v, float *o, int tokens, int heads,
+                                    int kv_heads, int head_dim, cudaStream_t s);
 
 #ifdef __cplusplus
 }
