@@ -60,6 +60,19 @@ typedef struct gemm_job {
 	kvw_evtimer t;
 } gemm_job;
 
+/* MLA layers (DeepSeek) have other shapes: recorded as skipped, not failed */
+static bool skip_mla(kvw_probe_run *r, const kvw_arch *a, const char *probe, kvw_err *err, kvw_diag *d)
+{
+	if (a->attn != KVW_ATTN_MLA)
+		return false;
+	kvw_record rec = kvw_record_new(probe, a->name);
+	rec.status = KVW_ST_SKIPPED;
+	snprintf(rec.reason, sizeof rec.reason, "MLA layer shapes (%s) are not built yet: use --model with MHA/GQA "
+	         "attention", a->name);
+	*err = kvw_probe_emit(r, &rec, d);
+	return true;
+}
+
 static kvw_err layer_shapes(const kvw_arch *a, layer *l, kvw_diag *d)
 {
 	if (a->attn == KVW_ATTN_MLA)
@@ -453,7 +466,7 @@ static kvw_err prefill_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	kvw_arch *a = malloc(sizeof *a);
 	layer l;
 	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
-	if (err || (err = layer_shapes(a, &l, d)))
+	if (err || skip_mla(r, a, "prefill", &err, d) || (err = layer_shapes(a, &l, d)))
 		goto out;
 	static const long quick[] = { 512, 2048, 8192, 32768 };
 	long tokens[11];
@@ -542,7 +555,7 @@ static kvw_err overlap_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	layer l;
 	const long t = 8192;
 	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
-	if (err || (err = layer_shapes(a, &l, d)))
+	if (err || skip_mla(r, a, "overlap", &err, d) || (err = layer_shapes(a, &l, d)))
 		goto out;
 	KVW_CU(cudaStreamCreateWithFlags(&j.t.stream, cudaStreamNonBlocking));
 	KVW_CU(cudaStreamCreateWithFlags(&o.cs, cudaStreamNonBlocking));
