@@ -202,17 +202,10 @@ static kvw_err from_gbench(const json_t *root, kvw_metricset *s, kvw_diag *d)
 kvw_err kvw_metrics_load(const char *path, kvw_metricset *out, kvw_diag *d)
 {
 	memset(out, 0, sizeof *out);
-	char *buf;
-	size_t len;
-	kvw_err err = kvw_read_file(path, 1u << 26, &buf, &len, d);
+	json_t *root;
+	kvw_err err = kvw_read_json(path, 1u << 26, &root, d);
 	if (err)
 		return err;
-	json_error_t jerr;
-	json_t *root = json_loadb(buf, len, 0, &jerr);
-	free(buf);
-	if (!root)
-		return kvw_fail(d, KVW_EINPUT, "%s: malformed JSON at line %d column %d: %s", path, jerr.line,
-		                jerr.column, jerr.text);
 	const char *schema = json_string_value(json_object_get(root, "schema"));
 	if (schema && strcmp(schema, "kvwall.profile/1") == 0)
 		err = from_profile(root, out, d);

@@ -626,8 +626,8 @@ static kvw_err prefill_run(kvw_probe_run *r, void *state, kvw_diag *d)
 
 const kvw_probe kvw_probe_prefill = {
 	.name = "prefill",
-	.summary = "one layer's GEMMs (cuBLASLt bf16) of --model for 128..131072 tokens: the GEMM half of the prefill "
-	           "curve, numerics checked",
+	.summary = "one layer of --model for 128..131072 tokens: GEMMs (cuBLASLt bf16, fp8) and causal attention, "
+	           "each checked first: the prefill curve",
 	.needs = KVW_NEED_CUDA,
 	.unavailable = need_gpu,
 	.run = prefill_run,

@@ -154,17 +154,10 @@ kvw_err kvw_profile_load(const char *path, kvw_profile *p, kvw_diag *d)
 {
 	memset(p, 0, sizeof *p);
 	snprintf(p->path, sizeof p->path, "%s", path);
-	char *buf;
-	size_t len;
-	kvw_err err = kvw_read_file(path, 1u << 26, &buf, &len, d);
+	json_t *root;
+	kvw_err err = kvw_read_json(path, 1u << 26, &root, d);
 	if (err)
 		return err;
-	json_error_t jerr;
-	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-	free(buf);
-	if (!root)
-		return kvw_fail(d, KVW_EINPUT, "%s: malformed JSON at line %d column %d: %s",
-		                path, jerr.line, jerr.column, jerr.text);
 	err = parse(root, p, d);
 	json_decref(root);
 	return err ? kvw_prefix(d, err, path) : KVW_OK;

@@ -9,6 +9,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "kvw_config.h"
 
+#include <jansson.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -75,6 +77,22 @@ kvw_err kvw_read_file(const char *path, size_t max, char **buf, size_t *len, kvw
 out:
 	fclose(f);
 	return err;
+}
+
+kvw_err kvw_read_json(const char *path, size_t max, json_t **out, kvw_diag *d)
+{
+	char *buf;
+	size_t len = 0;
+	kvw_err err = kvw_read_file(path, max, &buf, &len, d);
+	if (err)
+		return err;
+	json_error_t jerr;
+	*out = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(buf);
+	if (!*out)
+		return kvw_fail(d, KVW_EINPUT, "%s: malformed JSON at line %d column %d: %s", path, jerr.line, jerr.column,
+		                jerr.text);
+	return KVW_OK;
 }
 
 static int cmp_names(const void *a, const void *b)

@@ -65,4 +65,10 @@ kvw_err kvw_catalog_link(const char *name, kvw_hw_link *out, kvw_diag *d);
  * caller frees. */
 kvw_err kvw_read_file(const char *path, size_t max, char **buf, size_t *len, kvw_diag *d);
 
+/* Reads and parses a JSON file (duplicate keys refused); the message names
+ * the file and, for malformed JSON, the line and column.  *out is a new
+ * reference. */
+typedef struct json_t json_t;
+kvw_err kvw_read_json(const char *path, size_t max, json_t **out, kvw_diag *d);
+
 #endif
