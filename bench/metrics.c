@@ -199,6 +199,22 @@ static kvw_err from_gbench(const json_t *root, kvw_metricset *s, kvw_diag *d)
 	return KVW_OK;
 }
 
+kvw_err kvw_metrics_parse(const json_t *root, kvw_metricset *out, kvw_diag *d)
+{
+	memset(out, 0, sizeof *out);
+	const char *schema = json_string_value(json_object_get(root, "schema"));
+	kvw_err err;
+	if (schema && strcmp(schema, "kvwall.profile/1") == 0)
+		err = from_profile(root, out, d);
+	else if (json_is_array(json_object_get(root, "benchmarks")))
+		err = from_gbench(root, out, d);
+	else
+		err = kvw_fail(d, KVW_EINPUT, "neither a kvwall.profile/1 nor a Google Benchmark JSON file");
+	if (err)
+		kvw_metrics_free(out);
+	return err;
+}
+
 kvw_err kvw_metrics_load(const char *path, kvw_metricset *out, kvw_diag *d)
 {
 	memset(out, 0, sizeof *out);
@@ -206,19 +222,9 @@ kvw_err kvw_metrics_load(const char *path, kvw_metricset *out, kvw_diag *d)
 	kvw_err err = kvw_read_json(path, 1u << 26, &root, d);
 	if (err)
 		return err;
-	const char *schema = json_string_value(json_object_get(root, "schema"));
-	if (schema && strcmp(schema, "kvwall.profile/1") == 0)
-		err = from_profile(root, out, d);
-	else if (json_is_array(json_object_get(root, "benchmarks")))
-		err = from_gbench(root, out, d);
-	else
-		err = kvw_fail(d, KVW_EINPUT, "neither a kvwall.profile/1 nor a Google Benchmark JSON file");
+	err = kvw_metrics_parse(root, out, d);
 	json_decref(root);
-	if (err) {
-		kvw_metrics_free(out);
-		return kvw_prefix(d, err, path);
-	}
-	return KVW_OK;
+	return err ? kvw_prefix(d, err, path) : KVW_OK;
 }
 
 void kvw_metrics_free(kvw_metricset *s)

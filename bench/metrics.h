@@ -33,6 +33,9 @@ typedef struct kvw_metricset {
 } kvw_metricset;
 
 kvw_err kvw_metrics_load(const char *path, kvw_metricset *out, kvw_diag *d);
+/* The same on a parsed document. */
+typedef struct json_t json_t;
+kvw_err kvw_metrics_parse(const json_t *root, kvw_metricset *out, kvw_diag *d);
 void kvw_metrics_free(kvw_metricset *s); /* accepts a zeroed set */
 const kvw_metric *kvw_metrics_find(const kvw_metricset *s, const char *name);
 

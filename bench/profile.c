@@ -150,6 +150,15 @@ static kvw_err parse(const json_t *root, kvw_profile *p, kvw_diag *d)
 	return read_misc(root, p, d);
 }
 
+kvw_err kvw_profile_parse(const json_t *root, kvw_profile *p, kvw_diag *d)
+{
+	char path[sizeof p->path];
+	memcpy(path, p->path, sizeof path);
+	memset(p, 0, sizeof *p);
+	memcpy(p->path, path, sizeof path);
+	return parse(root, p, d);
+}
+
 kvw_err kvw_profile_load(const char *path, kvw_profile *p, kvw_diag *d)
 {
 	memset(p, 0, sizeof *p);

@@ -50,6 +50,9 @@ typedef struct kvw_profile {
 } kvw_profile;
 
 kvw_err kvw_profile_load(const char *path, kvw_profile *p, kvw_diag *d);
+/* The same on a parsed document (p->path is kept for messages). */
+typedef struct json_t json_t;
+kvw_err kvw_profile_parse(const json_t *root, kvw_profile *p, kvw_diag *d);
 /* NULL when the profile has no link of that name. */
 const kvw_profile_link *kvw_profile_find_link(const kvw_profile *p, const char *name);
 
