@@ -114,7 +114,8 @@ trap 'rm -rf "$tmpdir"' EXIT
 probe_rc=0
 profile_args=()
 if [ "$probes" -eq 1 ]; then
-  step "4/6 probes${quick:+ (quick)}: every probe that applies; the others are recorded as skipped"
+  if [ -n "$quick" ]; then est="target: a minute on one GPU node"; else est="several minutes on a GPU node"; fi
+  step "4/6 probes${quick:+ (quick)}: every probe that applies, the others recorded as skipped ($est)"
   # shellcheck disable=SC2086  # the launcher is a command line, split on purpose
   $launcher "$kvwall" probe $quick --out "$tmpdir" >"$tmpdir/probes.txt" || probe_rc=$?
   case $probe_rc in

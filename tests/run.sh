@@ -3,6 +3,7 @@
 #   1. installs what is missing (scripts/deps.sh test)
 #   2. Release build with gcc, -Werror; prints the sweep benchmark (not a test)
 #   3. unit, CLI golden and bad-input tests (ctest)
+#      and a quick end-to-end run_all.sh into build/run_all-smoke
 #   4. a minimal build with every optional library switched off: it builds,
 #      and its probes say why they skip
 #   5. the same under clang with AddressSanitizer + UndefinedBehaviorSanitizer,
@@ -22,6 +23,14 @@ echo "== benchmark (informational, not a test)" >&2
 
 echo "== tests, Release" >&2
 ctest --test-dir build --output-on-failure
+
+echo "== run_all.sh end to end (quick, two models, one catalog link)" >&2
+rm -rf build/run_all-smoke
+./run_all.sh --quick --models llama-3-8b,deepseek-v3 --links ib-ndr --out build/run_all-smoke >/dev/null
+for f in report.html verdict.csv profile.json run.json; do
+  [ -s "build/run_all-smoke/$f" ] || { echo "run_all.sh smoke: no $f" >&2; exit 1; }
+done
+echo "run_all.sh smoke: report written" >&2
 
 echo "== minimal build: CUDA, ibverbs, hwloc and MPI switched off" >&2
 cmake -S . -B build-min -DCMAKE_BUILD_TYPE=Release -DKVW_WERROR=ON -DKVW_WITH_CUDA=OFF -DKVW_WITH_IBVERBS=OFF \
