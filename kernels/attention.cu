@@ -7,12 +7,13 @@
  *             memory; QK^T and PV run on tensor cores (WMMA bf16 16x16x16,
  *             fp32 accumulation); causal tiles above the diagonal are
  *             skipped; GQA: query head h reads KV head h / (H / H_kv).
- *             Head sizes 64 and 128.
+ *             Head sizes 64 and 128; tiles load in 16-byte pieces.
  *   ref_k     one thread per (query, head), fp32, three passes: the
  *             reference the probe checks flash_k against on small sizes.
  * Layout: Q, O [T][H][D], K, V [T][H_kv][D], bf16, row-major.
- * This is a first, plain version: correctness first; its speed against
- * PyTorch's SDPA is what benchmarks/gpu_targets.py reports.
+ * This is a first, plain version (the output accumulator lives in shared
+ * memory): correctness first; its speed against PyTorch's SDPA is what
+ * benchmarks/gpu_targets.py reports.
  */
 #include <cuda_bf16.h>
 #include <mma.h>
@@ -49,9 +50,11 @@ __global__ void __launch_bounds__(WARPS * 32) flash_k(const __nv_bfloat16 *__res
 	float *S = sS + warp * 16 * BC, *Ow = sO + warp * 16 * D;
 	__nv_bfloat16 *P = sP + warp * 16 * BC;
 
-	for (int i = threadIdx.x; i < BR * D; i += WARPS * 32) {
-		int r = i / D, c = i % D, t = q0 + r;
-		sQ[i] = t < T ? Q[((size_t)t * H + h) * D + c] : __float2bfloat16(0.f);
+	/* tiles move in 16-byte pieces (8 bf16): D is a multiple of 8 */
+	const uint4 zero = make_uint4(0, 0, 0, 0);
+	for (int i = threadIdx.x; i < BR * D / 8; i += WARPS * 32) {
+		int r = i / (D / 8), c = (i % (D / 8)) * 8, t = q0 + r;
+		*(uint4 *)(sQ + r * D + c) = t < T ? *(const uint4 *)(Q + ((size_t)t * H + h) * D + c) : zero;
 	}
 	for (int i = lane; i < 16 * D; i += 32)
 		Ow[i] = 0.f;
@@ -62,11 +65,11 @@ __global__ void __launch_bounds__(WARPS * 32) flash_k(const __nv_bfloat16 *__res
 	for (int kb = 0; kb <= last; kb++) {
 		const int k0 = kb * BC;
 		__syncthreads();
-		for (int i = threadIdx.x; i < BC * D; i += WARPS * 32) {
-			int rr = i / D, c = i % D, t = k0 + rr;
+		for (int i = threadIdx.x; i < BC * D / 8; i += WARPS * 32) {
+			int rr = i / (D / 8), c = (i % (D / 8)) * 8, t = k0 + rr;
 			size_t g = ((size_t)t * Hkv + hk) * D + c;
-			sK[i] = t < T ? K[g] : __float2bfloat16(0.f);
-			sV[i] = t < T ? V[g] : __float2bfloat16(0.f);
+			*(uint4 *)(sK + rr * D + c) = t < T ? *(const uint4 *)(K + g) : zero;
+			*(uint4 *)(sV + rr * D + c) = t < T ? *(const uint4 *)(V + g) : zero;
 		}
 		__syncthreads();
 
