@@ -135,6 +135,49 @@ static kvw_err read_misc(const json_t *root, kvw_profile *p, kvw_diag *d)
 	return KVW_OK;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* per path: the median of the positive extra costs per message */
+static kvw_err read_kv_messages(const json_t *arr, kvw_profile *p, kvw_diag *d)
+{
+	if (!arr)
+		return KVW_OK;
+	if (!json_is_array(arr))
+		return kvw_fail(d, KVW_EINPUT, "'kv_messages' must be an array");
+	size_t i, k;
+	const json_t *e, *m;
+	json_array_foreach(arr, i, e) {
+		const char *path = json_string_value(json_object_get(e, "path"));
+		double v[16];
+		int n = 0;
+		if (!path)
+			return kvw_fail(d, KVW_EINPUT, "kv_messages[%zu] has no \"path\"", i);
+		json_array_foreach(json_object_get(e, "modes"), k, m) {
+			const json_t *x = json_object_get(m, "extra_us_per_message");
+			if (json_is_number(x) && json_number_value(x) > 0 && isfinite(json_number_value(x)) && n < 16)
+				v[n++] = json_number_value(x) * 1e-6;
+		}
+		if (n == 0 || p->n_msgcost == 16)
+			continue;
+		qsort(v, (size_t)n, sizeof v[0], cmp_double);
+		snprintf(p->msgcost[p->n_msgcost].path, sizeof p->msgcost[0].path, "%s", path);
+		p->msgcost[p->n_msgcost++].cost_s = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+	}
+	return KVW_OK;
+}
+
+double kvw_profile_message_cost(const kvw_profile *p, const char *link)
+{
+	for (int i = 0; i < p->n_msgcost; i++)
+		if (strncmp(link, p->msgcost[i].path, strlen(p->msgcost[i].path)) == 0)
+			return p->msgcost[i].cost_s;
+	return 0;
+}
+
 static kvw_err parse(const json_t *root, kvw_profile *p, kvw_diag *d)
 {
 	const char *schema = json_string_value(json_object_get(root, "schema"));
@@ -145,7 +188,8 @@ static kvw_err parse(const json_t *root, kvw_profile *p, kvw_diag *d)
 	kvw_err err;
 	if ((err = read_results(json_object_get(root, "results"), p, d))
 	    || (err = read_links(json_object_get(root, "links"), p, d))
-	    || (err = read_prefill(json_object_get(root, "prefill"), p, d)))
+	    || (err = read_prefill(json_object_get(root, "prefill"), p, d))
+	    || (err = read_kv_messages(json_object_get(root, "kv_messages"), p, d)))
 		return err;
 	return read_misc(root, p, d);
 }

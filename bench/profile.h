@@ -13,7 +13,9 @@
  *    "prefill": {"model", "dtype", "overhead_us",
  *                "gemm": [{"tokens", "tflops"}], "attention": [{"tokens", "tflops"}]},
  *    "hbm": {"copy_GBps", "read_GBps", ...},
- *    "interference": {"compute_slowdown", "copy_slowdown"}}
+ *    "interference": {"compute_slowdown", "copy_slowdown"},
+ *    "kv_messages": [{"path", "model", "tokens", "modes": [{"mode", "messages",
+ *                     "message_bytes", "seconds", "extra_us_per_message"}]}]}
  * Links are alpha + s / B fits of size sweeps; prefill curves are achieved
  * TFLOP/s of one GPU versus tokens, GEMM and attention apart.
  */
@@ -47,12 +49,20 @@ typedef struct kvw_profile {
 	kvw_compute compute; /* valid when has_prefill */
 	double hbm_bw;       /* bytes/s of the copy kernel, 0 when absent */
 	double compute_slowdown, copy_slowdown; /* 1 when absent */
+	int n_msgcost;
+	struct {
+		char path[KVW_NAME_LEN];
+		double cost_s; /* median measured extra cost of one more message */
+	} msgcost[16];
 } kvw_profile;
 
 kvw_err kvw_profile_load(const char *path, kvw_profile *p, kvw_diag *d);
 /* The same on a parsed document (p->path is kept for messages). */
 typedef struct json_t json_t;
 kvw_err kvw_profile_parse(const json_t *root, kvw_profile *p, kvw_diag *d);
+/* The measured extra cost per message on the path a link name starts with
+ * (profile.kv_messages), or 0 when none was measured. */
+double kvw_profile_message_cost(const kvw_profile *p, const char *link);
 /* NULL when the profile has no link of that name. */
 const kvw_profile_link *kvw_profile_find_link(const kvw_profile *p, const char *name);
 

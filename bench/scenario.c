@@ -104,9 +104,13 @@ static kvw_err resolve_link(const kvw_args *a, kvw_setup *s, bool need, kvw_diag
 		pl = &s->profile.links[0];
 	if (pl) {
 		s->sc.link = pl->link;
+		s->sc.message_s = kvw_profile_message_cost(&s->profile, pl->name);
 		snprintf(s->link_name, sizeof s->link_name, "%s", pl->name);
-		snprintf(s->link_source, sizeof s->link_source, "measured fit in %s: %.4g GB/s, alpha %.4g us%s",
-		         s->profile.path, pl->link.bw / 1e9, pl->link.alpha_s * 1e6,
+		char extra[96] = "";
+		if (s->sc.message_s > 0)
+			snprintf(extra, sizeof extra, ", %.4g us per further message (kv_messages)", s->sc.message_s * 1e6);
+		snprintf(s->link_source, sizeof s->link_source, "measured fit in %s: %.4g GB/s, alpha %.4g us%s%s",
+		         s->profile.path, pl->link.bw / 1e9, pl->link.alpha_s * 1e6, extra,
 		         s->profile.example ? " (EXAMPLE profile)" : "");
 		return KVW_OK;
 	}

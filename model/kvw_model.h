@@ -182,6 +182,7 @@ typedef struct kvw_scenario {
 	bool layerwise;        /* transfer layer by layer, overlapped */
 	long message_tokens;   /* 0: one message per transfer (bulk) or per layer;
 	                          N: one message per layer x N-token block */
+	double message_s;      /* cost of each further message of a send; 0: alpha */
 	double compute_slowdown; /* >= 1: prefill slowed by a concurrent copy */
 	double copy_slowdown;    /* >= 1: copy slowed by a concurrent prefill */
 } kvw_scenario;
@@ -191,12 +192,13 @@ double kvw_recompute_s(const kvw_scenario *s, double L);
 /* Layer-wise: per-layer compute c[i] and send x[i] seconds for a prefill
  * of L tokens, slowdowns applied; a->n_layers entries each. */
 void kvw_layerwise_times(const kvw_scenario *s, double L, double *c, double *x);
-/* Bulk: m alpha + KV_bytes(L) / B with m messages (1, or one per layer x
- * block).  Layer-wise: exposed time after the last layer of a prefill of L
+/* Bulk: alpha + (m - 1) c + KV_bytes(L) / B with m messages (1, or one per
+ * layer x block) each further message costing c (message_s, else alpha).  Layer-wise: exposed time after the last layer of a prefill of L
  * tokens on the sending side.  0 when L <= 0. */
 double kvw_transfer_s(const kvw_scenario *s, double L);
-/* Messages a bulk transfer of L tokens takes. */
+/* Messages a bulk transfer of L tokens takes, and their fixed cost. */
 double kvw_transfer_messages(const kvw_scenario *s, double L);
+double kvw_transfer_overhead_s(const kvw_scenario *s, double L);
 
 /* ---- solvers (solve.c) -------------------------------------------------- */
 

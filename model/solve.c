@@ -72,13 +72,14 @@ void kvw_crossover_find(const kvw_scenario *s, double lo, double hi, kvw_crossov
 		out->regime = KVW_MULTIPLE;
 }
 
-/* Bulk: transfer(B) = m alpha + V / B = recompute  =>  B* = V / (recompute - m alpha).
+/* Bulk: transfer(B) = o + V / B = recompute  =>  B* = V / (recompute - o),
+ * o the messages' fixed cost. 
  * Layer-wise: the exposed time falls monotonically with B; bisect log B. */
 double kvw_bandwidth_threshold(const kvw_scenario *s, double L)
 {
 	double r = kvw_recompute_s(s, L);
 	if (!s->layerwise) {
-		double room = r - kvw_transfer_messages(s, L) * s->link.alpha_s;
+		double room = r - kvw_transfer_overhead_s(s, L);
 		return room > 0 ? kvw_kv_bytes(s->arch, &s->kv, L) / room : INFINITY;
 	}
 	kvw_scenario t = *s;

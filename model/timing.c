@@ -6,12 +6,14 @@
  * efficiency, or a measured prefill curve) and the tp GPUs of a tensor-
  * parallel group each do 1/tp of the work.
  *
- * Transfer, bulk:       m alpha + KV_bytes(L) / B      (each GPU sends its own
- *                                                        shard over its own link)
+ * Transfer, bulk:       alpha + (m - 1) c + KV_bytes(L) / B   (each GPU sends
+ *                                             its own shard over its own link)
  * where m is 1 for one packed message, or, when the KV moves as one message
  * per (layer x block of N tokens) as paged engines send it, the sum over
- * layers of ceil(tokens held / N); layer-wise sends likewise pay alpha once
- * per message of their layer.
+ * layers of ceil(tokens held / N); c is what each further message costs:
+ * the link's alpha, or the extra cost per message a probe measured
+ * (profile.kv_messages).  A layer-wise send of a layer pays the same for its
+ * own messages.
  * Transfer, layer-wise: layer i computes for c_i, then sends x_i = alpha +
  * bytes_i / B; sends are serial on the link and start when both the layer is
  * computed and the previous send is done.  With send i ending at e_i:
@@ -96,6 +98,18 @@ double kvw_transfer_messages(const kvw_scenario *s, double L)
 	return m;
 }
 
+/* fixed cost of a send of m messages: alpha, then c per further message */
+static double send_overhead(const kvw_scenario *s, double m)
+{
+	double c = s->message_s > 0 ? s->message_s : s->link.alpha_s;
+	return m > 0 ? s->link.alpha_s + (m - 1) * c : 0;
+}
+
+double kvw_transfer_overhead_s(const kvw_scenario *s, double L)
+{
+	return send_overhead(s, kvw_transfer_messages(s, L));
+}
+
 /* per-group compute and send seconds of one layer */
 static void group_times(const kvw_scenario *s, double L, double *cg, double *xg)
 {
@@ -104,7 +118,7 @@ static void group_times(const kvw_scenario *s, double L, double *cg, double *xg)
 	double per_tok = kvw_kv_bytes_per_token_layer(a, &s->kv);
 	for (int g = 0; g < a->n_groups; g++) {
 		cg[g] = group_compute_s(s, g, L, rg, ra) * s->compute_slowdown;
-		xg[g] = (layer_messages(s, g, L) * s->link.alpha_s
+		xg[g] = (send_overhead(s, layer_messages(s, g, L))
 		         + per_tok * kvw_tokens_held(a->groups[g].window, L) / s->link.bw) * s->copy_slowdown;
 	}
 }
@@ -137,5 +151,5 @@ double kvw_transfer_s(const kvw_scenario *s, double L)
 		return 0;
 	if (s->layerwise)
 		return layerwise_s(s, L);
-	return kvw_transfer_messages(s, L) * s->link.alpha_s + kvw_kv_bytes(s->arch, &s->kv, L) / s->link.bw;
+	return kvw_transfer_overhead_s(s, L) + kvw_kv_bytes(s->arch, &s->kv, L) / s->link.bw;
 }

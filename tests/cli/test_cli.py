@@ -103,6 +103,13 @@ def test_facts():
     rc, out, _ = run("crossover", "--model", "llama-3-8b", "--tflops", "400", "--gbps", "50", "--json")
     d = json.loads(out)
     check(d["crossover_tokens"] is None and d["regime"] == "transfer_always_wins", "no crossover at 50 GB/s")
+    # the profile's measured extra cost per message (median of the positive ones: 4 us) prices a
+    # 16-token-block send: 30 us alpha + 2047 x 4 us + 128 MiB / 2 GB/s
+    rc, out, err = run("crossover", "--model", "llama-3-8b", "--profile", PROFILE, "--link", "tcp_loopback",
+                       "--message-tokens", "16", "--ctx", "1024", "--json")
+    d = json.loads(out)
+    check(rc == 0 and d["messages"] == 2048 and abs(d["transfer_s"] - (30e-6 + 2047 * 4e-6 + 134217728 / 2e9)) < 1e-12
+          and "4 us per further message" in d["link_source"], f"measured message cost: {err} {d.get('transfer_s')}")
     rc, out, _ = run("kv", "--model", "llama-3-70b", "--ctx", "1000", "--json")
     d = json.loads(out)
     check(d["kv_bytes_per_token"] == 327680 and d["kv_bytes_total"] == 327680000

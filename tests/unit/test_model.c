@@ -184,6 +184,11 @@ static void test_messages(void)
 	/* B* with messages: V / (recompute - m alpha) */
 	double r = kvw_recompute_s(&s, 1024);
 	CHECK_NEAR(kvw_bandwidth_threshold(&s, 1024), bytes / (r - 2048 * 5e-6), 1e-12);
+	/* a measured cost per further message (1 us) instead of alpha (5 us):
+	 * alpha + 2047 x 1 us + bytes / B */
+	s.message_s = 1e-6;
+	CHECK_NEAR(kvw_transfer_s(&s, 1024), 5e-6 + 2047e-6 + bytes / 10e9, 1e-12);
+	s.message_s = 0;
 	/* sliding window: Mistral holds 4096 of 8192 tokens, so 32 x 256 messages of 16 tokens */
 	kvw_scenario m = given(&mistral, 1000, 10, 5e-6);
 	m.message_tokens = 16;
