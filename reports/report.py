@@ -252,11 +252,16 @@ def plot_heatmap(res, model, rows):
 
 
 def plot_pipeline(res):
-    docs = list(res["layerwise"].values())
+    docs = [d for d in res["layerwise"].values() if d.get("pipeline")]
     if not docs:
         return None, None
-    d = docs[0]
-    p = d.get("pipeline") or []
+
+    def send_share(doc):  # the pipeline whose sends matter most is the one worth drawing
+        pl = doc["pipeline"]
+        return sum(e["send_end_s"] - e["send_start_s"] for e in pl) / max(pl[-1]["compute_end_s"], 1e-30)
+
+    d = max(docs, key=send_share)
+    p = d["pipeline"]
     if not p:
         return None, None
     fig, ax = plt.subplots(figsize=(9, 3.2))
