@@ -109,32 +109,40 @@ kvw_err kvw_probe_model(const kvw_probe_run *r, struct kvw_arch *a, kvw_diag *d)
 		: kvw_catalog_model(args->model ? args->model : "llama-3-8b", a, d);
 }
 
-json_t *kvw_probe_kv_patterns(kvw_probe_run *r, const struct kvw_arch *a, const char *path, size_t max_bytes,
-                              kvw_kv_pattern p[KVW_KV_PATTERNS], long *tokens_out)
+kvw_err kvw_probe_kv_plan(kvw_probe_run *r, const char *path, size_t max_bytes, kvw_kv_plan *plan, kvw_diag *d)
 {
 	static const int blocks[KVW_KV_PATTERNS] = { 0, -1, 256, 64, 16 }; /* 0 packed, -1 per layer */
+	memset(plan, 0, sizeof *plan);
+	kvw_arch *a = malloc(sizeof *a);
+	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
+	if (err) {
+		free(a);
+		return err;
+	}
 	kvw_kvfmt f = { KVW_DT_BF16, 1 };
 	double per_token = kvw_kv_bytes_per_token_layer(a, &f) * a->n_layers;
 	long tokens = (long)((double)max_bytes / per_token) / 256 * 256, cap = r->quick ? 2048 : 8192;
 	tokens = tokens > cap ? cap : tokens;
-	*tokens_out = tokens;
-	if (tokens < 256)
-		return NULL;
-	double total = per_token * (double)tokens;
-	for (int i = 0; i < KVW_KV_PATTERNS; i++) {
-		long m = blocks[i] == 0 ? 1 : blocks[i] < 0 ? a->n_layers : a->n_layers * (tokens / blocks[i]);
-		snprintf(p[i].mode, sizeof p[i].mode, blocks[i] == 0 ? "packed" : blocks[i] < 0 ? "per_layer"
-		         : "per_layer_block%d", blocks[i]);
-		p[i].messages = m;
-		p[i].message_bytes = total / (double)m;
+	snprintf(plan->model, sizeof plan->model, "%s", a->name);
+	if (tokens >= 256) {
+		plan->tokens = tokens;
+		for (int i = 0; i < KVW_KV_PATTERNS; i++) {
+			long m = blocks[i] == 0 ? 1 : blocks[i] < 0 ? a->n_layers : a->n_layers * (tokens / blocks[i]);
+			snprintf(plan->p[i].mode, sizeof plan->p[i].mode, blocks[i] == 0 ? "packed" : blocks[i] < 0 ? "per_layer"
+			         : "per_layer_block%d", blocks[i]);
+			plan->p[i].messages = m;
+			plan->p[i].message_bytes = per_token * (double)tokens / (double)m;
+		}
+		json_t *e = json_object();
+		json_object_set_new(e, "path", json_string(path));
+		json_object_set_new(e, "model", json_string(a->name));
+		json_object_set_new(e, "tokens", json_integer(tokens));
+		json_object_set_new(e, "modes", json_array());
+		json_array_append_new(kvw_probe_section(r, "kv_messages", true), e);
+		plan->entry = e;
 	}
-	json_t *e = json_object();
-	json_object_set_new(e, "path", json_string(path));
-	json_object_set_new(e, "model", json_string(a->name));
-	json_object_set_new(e, "tokens", json_integer(tokens));
-	json_object_set_new(e, "modes", json_array());
-	json_array_append_new(kvw_probe_section(r, "kv_messages", true), e);
-	return e;
+	free(a);
+	return KVW_OK;
 }
 
 void kvw_probe_kv_result(json_t *entry, const kvw_kv_pattern *p, double seconds, double packed_s)

@@ -75,13 +75,16 @@ typedef struct kvw_kv_pattern {
 	long messages;
 	double message_bytes;
 } kvw_kv_pattern;
-/* Picks the prompt length (a multiple of 256 tokens whose KV, bf16 on one
- * GPU, fits max_bytes; at most 2048 with --quick, else 8192) and fills the
- * patterns for it; returns the profile.kv_messages entry (path, model,
- * tokens, modes: []) to pass to kvw_probe_kv_result, or NULL when not even
- * 256 tokens fit. */
-json_t *kvw_probe_kv_patterns(kvw_probe_run *r, const struct kvw_arch *a, const char *path, size_t max_bytes,
-                              kvw_kv_pattern p[KVW_KV_PATTERNS], long *tokens);
+typedef struct kvw_kv_plan {
+	char model[96];
+	long tokens; /* a multiple of 256 whose KV (bf16, one GPU) fits; 0: none fits */
+	kvw_kv_pattern p[KVW_KV_PATTERNS];
+	json_t *entry; /* profile.kv_messages entry {path, model, tokens, modes: []}, NULL when tokens is 0 */
+} kvw_kv_plan;
+/* Loads the run's model (kvw_probe_model), picks the prompt length (at most
+ * 2048 tokens with --quick, else 8192, KV within max_bytes) and fills the
+ * plan; the entry is added to profile.kv_messages. */
+kvw_err kvw_probe_kv_plan(kvw_probe_run *r, const char *path, size_t max_bytes, kvw_kv_plan *plan, kvw_diag *d);
 /* Records one pattern's median time (packed_s: the packed send's). */
 void kvw_probe_kv_result(json_t *entry, const kvw_kv_pattern *p, double seconds, double packed_s);
 

@@ -40,9 +40,7 @@ static const char *need_2gpu(const kvw_mpi *mpi)
 }
 
 #ifdef KVW_HAVE_CUDA
-#include "kvw_config.h"
 #include "kvw_cuda.h"
-#include "kvw_model.h"
 #include "kvw_topo.h"
 #include "kvw_fit.h"
 #include "kvw_gbench.h"
@@ -181,35 +179,27 @@ out:
 static kvw_err kv_shaped(kvw_probe_run *r, copy_job *j, const char *path, size_t max_bytes,
                          unsigned long long *wrong_dev, kvw_diag *d)
 {
-	kvw_arch *a = malloc(sizeof *a);
-	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
-	if (err) {
-		free(a);
-		return err;
-	}
-	kvw_kv_pattern p[KVW_KV_PATTERNS];
+	kvw_kv_plan plan;
 	char where[96];
-	long tokens;
 	snprintf(where, sizeof where, "%s_h2d_pinned", path);
-	json_t *entry = kvw_probe_kv_patterns(r, a, where, max_bytes, p, &tokens);
+	kvw_err err = kvw_probe_kv_plan(r, where, max_bytes, &plan, d);
 	double packed_s = NAN;
 	j->dir = H2D;
-	for (int i = 0; entry && i < KVW_KV_PATTERNS && !err; i++) {
-		j->messages = p[i].messages;
-		j->msg_bytes = (size_t)p[i].message_bytes;
+	for (int i = 0; plan.entry && i < KVW_KV_PATTERNS && !err; i++) {
+		j->messages = plan.p[i].messages;
+		j->msg_bytes = (size_t)plan.p[i].message_bytes;
 		j->bytes = j->msg_bytes * (size_t)j->messages;
 		kvw_pattern_fill_host(j->host, j->bytes / 16, SEED);
 		char variant[96];
-		snprintf(variant, sizeof variant, "%s_kv_%s_%s_%ldtok", where, a->name, p[i].mode, tokens);
+		snprintf(variant, sizeof variant, "%s_kv_%s_%s_%ldtok", where, plan.model, plan.p[i].mode, plan.tokens);
 		double med;
 		if ((err = measure(r, j, variant, wrong_dev, &med, d)))
 			break;
 		if (i == 0)
 			packed_s = med;
-		kvw_probe_kv_result(entry, &p[i], med, packed_s);
+		kvw_probe_kv_result(plan.entry, &plan.p[i], med, packed_s);
 	}
 	j->messages = 0;
-	free(a);
 	return err;
 }
 

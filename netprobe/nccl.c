@@ -30,9 +30,7 @@
 #if defined(KVW_HAVE_CUDA) && defined(KVW_HAVE_NCCL)
 #include <nccl.h>
 
-#include "kvw_config.h"
 #include "kvw_cuda.h"
-#include "kvw_model.h"
 #include "kvw_fit.h"
 #include "kvw_gbench.h"
 #include "kvw_kernels.h"
@@ -70,18 +68,15 @@ static double time_p2p(void *arg)
  * messages, each its own ncclSend / ncclRecv; rank 1 records */
 static kvw_err kv_shaped(kvw_probe_run *r, p2p_job *j, size_t max, kvw_diag *d)
 {
-	kvw_arch *a = malloc(sizeof *a);
-	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
-	kvw_kv_pattern p[KVW_KV_PATTERNS];
-	long tokens = 0;
-	/* every rank sizes the patterns alike; only rank 1 keeps the profile entry */
-	json_t *entry = err ? NULL : kvw_probe_kv_patterns(r, a, "nccl_rank0_to_rank1", max, p, &tokens);
+	kvw_kv_plan plan;
+	/* every rank plans alike; only rank 1 keeps the profile entry */
+	kvw_err err = kvw_probe_kv_plan(r, "nccl_rank0_to_rank1", max, &plan, d);
 	double packed_s = NAN;
-	for (int i = 0; entry && i < KVW_KV_PATTERNS && !err; i++) {
-		j->messages = p[i].messages;
-		j->bytes = (size_t)p[i].message_bytes;
+	for (int i = 0; plan.entry && i < KVW_KV_PATTERNS && !err; i++) {
+		j->messages = plan.p[i].messages;
+		j->bytes = (size_t)plan.p[i].message_bytes;
 		kvw_record rec = kvw_record_new("nccl", "");
-		snprintf(rec.variant, sizeof rec.variant, "kv_%s_%s_%ldtok", a->name, p[i].mode, tokens);
+		snprintf(rec.variant, sizeof rec.variant, "kv_%s_%s_%ldtok", plan.model, plan.p[i].mode, plan.tokens);
 		rec.bytes = (double)j->bytes * (double)j->messages;
 		rec.iterations = 3;
 		rec.repetitions = 3;
@@ -92,15 +87,14 @@ static kvw_err kv_shaped(kvw_probe_run *r, p2p_job *j, size_t max, kvw_diag *d)
 		if (r->mpi->rank != 1)
 			continue;
 		rec.gbps = rec.bytes / rec.time_s.median / 1e9;
-		kvw_probe_kv_result(entry, &p[i], rec.time_s.median, packed_s);
+		kvw_probe_kv_result(plan.entry, &plan.p[i], rec.time_s.median, packed_s);
 		err = kvw_probe_emit(r, &rec, d);
 	}
-	if (entry && r->mpi->rank != 1) {
+	if (plan.entry && r->mpi->rank != 1) {
 		json_t *all = json_object_get(r->profile, "kv_messages");
 		json_array_remove(all, json_array_size(all) - 1);
 	}
 	j->messages = 1;
-	free(a);
 	return err;
 }
 

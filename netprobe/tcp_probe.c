@@ -33,7 +33,6 @@
 #include <unistd.h>
 
 #include "cmds.h"
-#include "kvw_config.h"
 #include "kvw_fit.h"
 #include "kvw_gbench.h"
 #include "kvw_gpu.h"
@@ -280,31 +279,23 @@ static kvw_err sweep(kvw_probe_run *r, client *c, const char *path, kvw_diag *d)
 /* KV-shaped traffic on stream 0 of a one-stream client */
 static kvw_err kv_shaped(kvw_probe_run *r, client *c, const char *path, kvw_diag *d)
 {
-	kvw_arch *a = malloc(sizeof *a);
-	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
-	if (err) {
-		free(a);
-		return err;
-	}
-	kvw_kv_pattern p[KVW_KV_PATTERNS];
-	long tokens;
-	json_t *entry = kvw_probe_kv_patterns(r, a, path, BUF_BYTES, p, &tokens);
+	kvw_kv_plan plan;
+	kvw_err err = kvw_probe_kv_plan(r, path, BUF_BYTES, &plan, d);
 	double packed_s = NAN;
-	for (int i = 0; entry && i < KVW_KV_PATTERNS && !err; i++) {
-		c->msg_bytes = (size_t)p[i].message_bytes;
-		c->messages = (int)p[i].messages;
+	for (int i = 0; plan.entry && i < KVW_KV_PATTERNS && !err; i++) {
+		c->msg_bytes = (size_t)plan.p[i].message_bytes;
+		c->messages = (int)plan.p[i].messages;
 		kvw_record rec = kvw_record_new("tcp", "");
-		snprintf(rec.variant, sizeof rec.variant, "%s_kv_%s_%s_%ldtok", path, a->name, p[i].mode, tokens);
-		rec.bytes = (double)c->msg_bytes * (double)p[i].messages;
+		snprintf(rec.variant, sizeof rec.variant, "%s_kv_%s_%s_%ldtok", path, plan.model, plan.p[i].mode, plan.tokens);
+		rec.bytes = (double)c->msg_bytes * (double)plan.p[i].messages;
 		rec.iterations = r->quick ? 2 : 5;
 		rec.repetitions = 3;
 		if ((err = measure(r, c, &rec, d)))
 			break;
 		if (i == 0)
 			packed_s = rec.time_s.median;
-		kvw_probe_kv_result(entry, &p[i], rec.time_s.median, packed_s);
+		kvw_probe_kv_result(plan.entry, &plan.p[i], rec.time_s.median, packed_s);
 	}
-	free(a);
 	return err;
 }
 
