@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kvw_config.h"
 
@@ -69,17 +70,19 @@ static kvw_err resolve_compute(const kvw_args *a, kvw_setup *s, const kvw_hw_gpu
 		         "given: %.3g TFLOP/s x efficiency %.2f", a->tflops, eff);
 		return KVW_OK;
 	}
-	if (gpu)
-		return compute_from_hw(a, s, gpu, d);
-	if (s->have_profile && s->profile.has_prefill) {
-		if (kvw_opts_seen(a, "efficiency"))
-			return kvw_fail(d, KVW_EUSAGE, "--efficiency applies to --hw or --tflops, not to a measured profile");
+	/* a measured curve beats a spec sheet; --hw then only fills gaps (HBM) */
+	if (s->have_profile && s->profile.has_prefill && !kvw_opts_seen(a, "efficiency")) {
 		s->sc.compute = s->profile.compute;
-		snprintf(s->compute_source, sizeof s->compute_source,
-		         "measured prefill curve in %s%s", s->profile.path,
+		const char *m = s->profile.prefill_model;
+		snprintf(s->compute_source, sizeof s->compute_source, "measured prefill curve (%s layer shapes%s) in %s%s",
+		         m[0] ? m : "?", m[0] && strcasecmp(m, s->arch.name) ? ", another model's" : "", s->profile.path,
 		         s->profile.example ? " (hand-written EXAMPLE profile, not a measurement)" : "");
 		return KVW_OK;
 	}
+	if (gpu)
+		return compute_from_hw(a, s, gpu, d);
+	if (s->have_profile && s->profile.has_prefill)
+		return kvw_fail(d, KVW_EUSAGE, "--efficiency applies to --hw or --tflops, not to a measured profile");
 	if (s->have_profile)
 		return kvw_fail(d, KVW_EUSAGE, "%s has no prefill curve: add --hw NAME or --tflops X", s->profile.path);
 	return kvw_fail(d, KVW_EUSAGE, "no compute rate: give --hw NAME, --profile FILE or --tflops X");

@@ -1,8 +1,8 @@
 /* scenario.h — from command-line options to a model scenario.
  *
  * Resolves the model (--model NAME from the catalog, or --config PATH),
- * the compute rate (--tflops X, --hw NAME spec sheet, or the prefill curve
- * of --profile FILE), the link (--gbps Y [--alpha-us A], or --link NAME
+ * the compute rate (--tflops X; else the prefill curve of --profile FILE
+ * when it has one; else the --hw NAME spec sheet x efficiency), the link (--gbps Y [--alpha-us A], or --link NAME
  * looked up first in the profile, then in the catalog) and the HBM
  * bandwidth for the decode side, and says where each number came from.
  */
