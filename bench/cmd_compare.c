@@ -10,14 +10,11 @@
  * allowed), 0 otherwise; the table (and --junit XML) says which and why.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
 #include "cmds.h"
 #include "compare.h"
@@ -242,32 +239,28 @@ static kvw_err run_baseline(const kvw_args *a, int argc, char **argv, kvw_diag *
 		return kvw_fail(d, KVW_EUSAGE, "usage: kvwall baseline save DIR --from PROFILE");
 	if (!a->from)
 		return kvw_fail(d, KVW_EUSAGE, "baseline save needs --from PROFILE (a kvwall probe profile.json)");
-	kvw_profile *p = malloc(sizeof *p);
-	if (!p)
-		return kvw_fail(d, KVW_ESYS, "out of memory");
+	/* read once, check it is a measured profile with something to compare, keep it */
+	json_t *doc = NULL;
 	kvw_metricset m = { 0 };
-	kvw_err err = kvw_profile_load(a->from, p, d);
-	if (!err)
-		err = kvw_metrics_load(a->from, &m, d);
+	kvw_profile *p = calloc(1, sizeof *p);
+	kvw_err err = p ? kvw_read_json(a->from, 1u << 26, &doc, d) : kvw_fail(d, KVW_ESYS, "out of memory");
+	if (!err) {
+		snprintf(p->path, sizeof p->path, "%s", a->from);
+		if ((err = kvw_profile_parse(doc, p, d)) || (err = kvw_metrics_parse(doc, &m, d)))
+			kvw_prefix(d, err, a->from);
+	}
 	if (!err && p->example)
 		err = kvw_fail(d, KVW_EUSAGE, "%s is a hand-written example, not a measurement", a->from);
 	if (!err && m.n == 0)
 		err = kvw_fail(d, KVW_EUSAGE, "%s has no ok measurement to keep", a->from);
+	const char *dir = a->positional[1];
+	char path[4096];
+	snprintf(path, sizeof path, "%s/baseline.json", dir);
+	if (!err && !(err = kvw_mkdir_p(dir, d)))
+		err = kvw_write_json(path, doc, d);
 	free(p);
 	kvw_metrics_free(&m);
-	if (err)
-		return err;
-	const char *dir = a->positional[1];
-	kvw_err merr = kvw_mkdir_p(dir, d);
-	if (merr)
-		return merr;
-	char *text, path[4096];
-	size_t len;
-	if ((err = kvw_read_file(a->from, 1u << 26, &text, &len, d)))
-		return err;
-	snprintf(path, sizeof path, "%s/baseline.json", dir);
-	err = kvw_write_atomic(path, text, len, d);
-	free(text);
+	json_decref(doc);
 	if (!err)
 		printf("baseline saved: %s (from %s)\n", path, a->from);
 	return err;

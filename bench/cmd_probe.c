@@ -166,25 +166,10 @@ static void results_table(const kvw_probe_run *r, kvw_out *o)
 
 static kvw_err write_profile(const char *dir, json_t *profile, kvw_diag *d)
 {
-	kvw_err merr = kvw_mkdir_p(dir, d);
-	if (merr)
-		return merr;
+	kvw_err err = kvw_mkdir_p(dir, d);
 	char path[4096];
 	snprintf(path, sizeof path, "%s/profile.json", dir);
-	char *text = json_dumps(profile, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-	if (!text)
-		return kvw_fail(d, KVW_ESYS, "out of memory writing %s", path);
-	size_t len = strlen(text);
-	char *grown = realloc(text, len + 2);
-	if (!grown) {
-		free(text);
-		return kvw_fail(d, KVW_ESYS, "out of memory writing %s", path);
-	}
-	text = grown;
-	memcpy(text + len, "\n", 2);
-	kvw_err err = kvw_write_atomic(path, text, len + 1, d);
-	free(text);
-	return err;
+	return err ? err : kvw_write_json(path, profile, d);
 }
 
 /* Rank 0: one cluster profile from every rank's.  Rank 0's object sections
@@ -274,14 +259,8 @@ static kvw_err emit(const kvw_args *a, int argc, char **argv, json_t *profile, c
 	kvw_err err = KVW_OK;
 	if (a->out_dir && (err = write_profile(a->out_dir, profile, d)))
 		return err;
-	if (a->json) {
-		char *text = json_dumps(profile, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-		err = !text ? kvw_fail(d, KVW_ESYS, "out of memory")
-			: a->output ? kvw_write_atomic(a->output, text, strlen(text), d)
-			: (fputs(text, stdout) < 0 || fputc('\n', stdout) < 0) ? kvw_fail(d, KVW_ESYS, "cannot write stdout") : KVW_OK;
-		free(text);
-		return err;
-	}
+	if (a->json)
+		return kvw_write_json(a->output, profile, d);
 	kvw_out o;
 	kvw_out_init(&o, "kvwall.probe/1");
 	snprintf(o.title, sizeof o.title, "Probe results%s%s", a->out_dir ? " -> " : "", a->out_dir ? a->out_dir : "");

@@ -287,6 +287,27 @@ kvw_err kvw_write_atomic(const char *path, const char *data, size_t len, kvw_dia
 	return err;
 }
 
+kvw_err kvw_write_json(const char *path, const json_t *doc, kvw_diag *d)
+{
+	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(17)); /* round-trips exactly */
+	if (!text)
+		return kvw_fail(d, KVW_ESYS, "out of memory writing JSON");
+	size_t len = strlen(text);
+	char *grown = realloc(text, len + 2);
+	if (!grown) {
+		free(text);
+		return kvw_fail(d, KVW_ESYS, "out of memory writing JSON");
+	}
+	memcpy(grown + len, "\n", 2);
+	kvw_err err = KVW_OK;
+	if (path)
+		err = kvw_write_atomic(path, grown, len + 1, d);
+	else if (fwrite(grown, 1, len + 1, stdout) != len + 1 || fflush(stdout) != 0)
+		err = kvw_fail(d, KVW_ESYS, "cannot write to standard output");
+	free(grown);
+	return err;
+}
+
 kvw_err kvw_out_emit(const kvw_out *o, const kvw_args *args, int argc, char **argv, kvw_diag *d)
 {
 	char *text = NULL;

@@ -59,6 +59,10 @@ json_t *kvw_num(double x);
  * args->output (atomically).  argc/argv go into the JSON envelope. */
 kvw_err kvw_out_emit(const kvw_out *o, const kvw_args *args, int argc, char **argv, kvw_diag *d);
 
+/* A whole JSON document, indented, with a final newline: to path
+ * (atomically) or, when path is NULL, to stdout. */
+kvw_err kvw_write_json(const char *path, const json_t *doc, kvw_diag *d);
+
 /* mkdir -p */
 kvw_err kvw_mkdir_p(const char *dir, kvw_diag *d);
 
