@@ -47,20 +47,6 @@ typedef struct row {
 	kvw_verdict v;
 } row;
 
-static kvw_err parse_tolerance(const char *text, double *out, kvw_diag *d)
-{
-	char *end;
-	double v = strtod(text, &end);
-	bool pct = *end == '%';
-	if (end == text || (*end && !(pct && end[1] == '\0')) || !isfinite(v))
-		return kvw_fail(d, KVW_EUSAGE, "--tolerance: '%s' is not a number or percentage", text);
-	v = pct ? v / 100 : v;
-	if (v < 0 || v > 10)
-		return kvw_fail(d, KVW_EUSAGE, "--tolerance: %s is outside [0, 1000%%]", text);
-	*out = v;
-	return KVW_OK;
-}
-
 static bool selected(const kvw_args *a, const char *name)
 {
 	if (a->metrics.n == 0)
@@ -177,7 +163,7 @@ static kvw_err run_compare(const kvw_args *a, int argc, char **argv, kvw_diag *d
 	if (a->n_positional != 2)
 		return kvw_fail(d, KVW_EUSAGE, "compare needs BASELINE and CURRENT files");
 	double tol = 0;
-	kvw_err err = parse_tolerance(a->tolerance, &tol, d);
+	kvw_err err = kvw_opts_tolerance(a->tolerance, &tol, d);
 	if (err)
 		return err;
 	kvw_metricset b, c = { 0 };

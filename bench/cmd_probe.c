@@ -82,7 +82,7 @@ static kvw_err list(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 }
 
 /* Runs one probe; returns the exit severity it adds (0, 2 or 3). */
-static int run_one(const kvw_probe *p, kvw_probe_run *r, kvw_diag *d)
+int kvw_probe_run_one(const kvw_probe *p, kvw_probe_run *r, kvw_diag *d)
 {
 	char who[32] = "kvwall probe";
 	if (r->mpi && r->mpi->size > 1)
@@ -119,7 +119,7 @@ static int run_one(const kvw_probe *p, kvw_probe_run *r, kvw_diag *d)
 	return sev;
 }
 
-static json_t *new_profile(int argc, char **argv)
+json_t *kvw_profile_new(int argc, char **argv)
 {
 	json_t *p = json_object(), *tool = json_object(), *host = kvw_host_facts();
 	char stamp[32], cmd[2048] = "kvwall";
@@ -177,7 +177,7 @@ static kvw_err write_profile(const char *dir, json_t *profile, kvw_diag *d)
  * entry carrying its rank; other ranks' links are named rank<r>/<name>. */
 static json_t *merge(json_t *all, int argc, char **argv)
 {
-	json_t *m = new_profile(argc, argv), *results = json_array(), *links = json_array(), *ranks = json_array();
+	json_t *m = kvw_profile_new(argc, argv), *results = json_array(), *links = json_array(), *ranks = json_array();
 	json_t *r0 = json_array_get(all, 0);
 	const char *key;
 	json_t *v;
@@ -309,10 +309,10 @@ static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 	kvw_mpi_init(NULL, NULL, &mpi);
 	if (mpi.active)
 		kvw_gpu_select(mpi.local_rank);
-	kvw_probe_run r = { .quick = a->quick, .args = a, .mpi = &mpi, .profile = new_profile(argc, argv) };
+	kvw_probe_run r = { .quick = a->quick, .args = a, .mpi = &mpi, .profile = kvw_profile_new(argc, argv) };
 	int sev = 0;
 	for (int i = 0; i < n_sel; i++) {
-		int s = run_one(sel[i], &r, d);
+		int s = kvw_probe_run_one(sel[i], &r, d);
 		sev = s > sev ? s : sev;
 	}
 	json_t *results = json_array(), *all = NULL;

@@ -140,3 +140,17 @@ void kvw_opts_help(const kvw_opt *t, FILE *f)
 		fputc('\n', f);
 	}
 }
+
+kvw_err kvw_opts_tolerance(const char *text, double *out, kvw_diag *d)
+{
+	char *end;
+	double v = strtod(text, &end);
+	bool pct = *end == '%';
+	if (end == text || (*end && !(pct && end[1] == '\0')) || !isfinite(v))
+		return kvw_fail(d, KVW_EUSAGE, "--tolerance: '%s' is not a number or percentage", text);
+	v = pct ? v / 100 : v;
+	if (v < 0 || v > 10)
+		return kvw_fail(d, KVW_EUSAGE, "--tolerance: %s is outside [0, 1000%%]", text);
+	*out = v;
+	return KVW_OK;
+}

@@ -28,7 +28,7 @@ typedef struct kvw_strlist {
 typedef struct kvw_args {
 	const char *model, *config, *hw, *link, *profile, *kv_dtype, *dtype;
 	const char *output, *catalog, *weight_dtype, *out_dir, *tolerance, *junit, *from, *bind, *peer, *rdma_peer, *topology_xml;
-	kvw_strlist metrics;
+	kvw_strlist metrics, models, links;
 	long ctx, tp, max_ctx, min_ctx, batch, ctx_steps, bw_steps, streams, port, idle_s, message_tokens;
 	double tflops, gbps, alpha_us, efficiency, hbm_gbps, overhead_us;
 	double compute_slowdown, copy_slowdown, bw_min, bw_max, sigma;
@@ -60,5 +60,7 @@ kvw_err kvw_opts_parse(const kvw_opt *table, int max_positional, int argc, char 
                        kvw_args *args, kvw_diag *d);
 bool kvw_opts_seen(const kvw_args *args, const char *name);
 void kvw_opts_help(const kvw_opt *table, FILE *f);
+/* --tolerance TEXT: "5%" or "0.05", in [0, 10] */
+kvw_err kvw_opts_tolerance(const char *text, double *out, kvw_diag *d);
 
 #endif

@@ -88,6 +88,12 @@ kvw_err kvw_probe_kv_plan(kvw_probe_run *r, const char *path, size_t max_bytes, 
 /* Records one pattern's median time (packed_s: the packed send's). */
 void kvw_probe_kv_result(json_t *entry, const kvw_kv_pattern *p, double seconds, double packed_s);
 
+/* The runner (cmd_probe.c): runs one probe, or records it skipped with the
+ * reason; returns the exit severity it adds (0, 2 or 3). */
+int kvw_probe_run_one(const kvw_probe *p, kvw_probe_run *r, kvw_diag *d);
+/* A new profile object: schema, tool, time, command, host facts. */
+json_t *kvw_profile_new(int argc, char **argv);
+
 /* Appends a fitted link to profile.links. */
 void kvw_probe_add_link(kvw_probe_run *r, const char *name, const char *klass, double alpha_s,
                         double bw, int points, double r2);

@@ -4,7 +4,9 @@
  *            cudaMemcpy device-to-device reference, at sizes far past L2.
  *            GB/s counts HBM traffic: copy and cudaMemcpy read + write,
  *            triad two reads + one write, read and write one pass; the
- *            record's bytes are that traffic per iteration.
+ *            record's bytes are that traffic per iteration.  Then
+ *            cudaMemcpyAsync D2D 4 KiB .. 1 GiB as a transfer path (payload
+ *            GB/s, one direction), fitted into profile.links as hbm_d2d.
  *   kv_pack  a paged KV cache of the --model's per-layer token size in
  *            16-token blocks, gathered into one send buffer (pack) and
  *            scattered back (unpack); GB/s counts the KV payload.
@@ -28,6 +30,7 @@ static const char *need_gpu(const kvw_mpi *mpi)
 #ifdef KVW_HAVE_CUDA
 #include "kvw_config.h"
 #include "kvw_cuda.h"
+#include "kvw_fit.h"
 #include "kvw_gbench.h"
 #include "kvw_kernels.h"
 
@@ -139,6 +142,62 @@ out:
 	return err;
 }
 
+/* cudaMemcpyAsync device to device as a KV transfer path (two instances on
+ * one GPU): 4 KiB .. 1 GiB, GB/s of payload (one direction, unlike the
+ * traffic above), fitted into profile.links as "hbm_d2d"; each size's copy
+ * is checked */
+static kvw_err d2d_sweep(kvw_probe_run *r, kvw_diag *d)
+{
+	kvw_err err = KVW_OK;
+	size_t max = r->quick ? ((size_t)256 << 20) : ((size_t)1 << 30), step = r->quick ? 16 : 4;
+	hbm_job j = { .op = -1 };
+	unsigned long long *wrong_dev = NULL;
+	double sizes[16], times[16];
+	int n = 0;
+	KVW_CU(kvw_evtimer_init(&j.t, 0));
+	KVW_CU(cudaMalloc(&j.a, max));
+	KVW_CU(cudaMalloc(&j.b, max));
+	KVW_CU(cudaMalloc((void **)&wrong_dev, sizeof *wrong_dev));
+	for (size_t bytes = 4096; bytes <= max && n < 16; bytes *= step) {
+		j.n = bytes / 16;
+		KVW_CU(kvw_hbm_fill(j.b, j.n, SEED_B, 0));
+		KVW_CU(cudaMemset(j.a, 0xA5, bytes));
+		char variant[64];
+		snprintf(variant, sizeof variant, "d2d_payload_%zuKiB", bytes >> 10);
+		kvw_record rec = kvw_record_new("hbm", variant);
+		rec.bytes = (double)bytes;
+		rec.iterations = r->quick ? 5 : (bytes < (1u << 24) ? 50 : 10);
+		rec.repetitions = r->quick ? 3 : 5;
+		if ((err = kvw_gbench_measure(variant, time_hbm, &j, rec.iterations, rec.repetitions, &rec.time_s, d)))
+			goto out;
+		rec.gbps = rec.bytes / rec.time_s.median / 1e9;
+		long long wrong = verify(&j, wrong_dev);
+		if (wrong < 0) {
+			err = kvw_fail(d, KVW_EDRIVER, "hbm %s: the check kernel failed", variant);
+			goto out;
+		}
+		rec.checked = (long long)j.n;
+		rec.wrong = wrong;
+		if (wrong) {
+			rec.status = KVW_ST_FAILED;
+			snprintf(rec.reason, sizeof rec.reason, "%lld wrong 16-byte elements", wrong);
+		}
+		sizes[n] = rec.bytes;
+		times[n++] = rec.time_s.median;
+		if ((err = kvw_probe_emit(r, &rec, d)))
+			goto out;
+	}
+	kvw_linkfit f;
+	if (kvw_fit_link(sizes, times, n, &f))
+		kvw_probe_add_link(r, "hbm_d2d", "device", f.alpha_s, f.bw, f.n, f.r2);
+out:
+	cudaFree(j.a);
+	cudaFree(j.b);
+	cudaFree(wrong_dev);
+	kvw_evtimer_destroy(&j.t);
+	return err;
+}
+
 static kvw_err hbm_run(kvw_probe_run *r, void *state, kvw_diag *d)
 {
 	(void)state;
@@ -157,6 +216,8 @@ static kvw_err hbm_run(kvw_probe_run *r, void *state, kvw_diag *d)
 		if ((err = hbm_size(r, sizes[i], summary, d)))
 			break;
 	}
+	if (!err)
+		err = d2d_sweep(r, d);
 out:
 	return err;
 }

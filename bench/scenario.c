@@ -148,15 +148,10 @@ static void resolve_hbm(const kvw_args *a, kvw_setup *s, const kvw_hw_gpu *gpu)
 	}
 }
 
-kvw_err kvw_setup_full(const kvw_args *a, kvw_setup *s, bool need_link, kvw_diag *d)
+static kvw_err setup_rest(const kvw_args *a, kvw_setup *s, bool need_link, kvw_diag *d)
 {
-	kvw_err err = kvw_setup_model(a, s, d);
-	if (err)
-		return err;
-	if (a->profile) {
-		if ((err = kvw_profile_load(a->profile, &s->profile, d)))
-			return err;
-		s->have_profile = true;
+	kvw_err err;
+	if (s->have_profile) {
 		s->sc.compute_slowdown = s->profile.compute_slowdown;
 		s->sc.copy_slowdown = s->profile.copy_slowdown;
 	}
@@ -174,6 +169,32 @@ kvw_err kvw_setup_full(const kvw_args *a, kvw_setup *s, bool need_link, kvw_diag
 	if (kvw_opts_seen(a, "copy-slowdown"))
 		s->sc.copy_slowdown = a->copy_slowdown;
 	return KVW_OK;
+}
+
+kvw_err kvw_setup_full(const kvw_args *a, kvw_setup *s, bool need_link, kvw_diag *d)
+{
+	kvw_err err = kvw_setup_model(a, s, d);
+	if (err)
+		return err;
+	if (a->profile) {
+		if ((err = kvw_profile_load(a->profile, &s->profile, d)))
+			return err;
+		s->have_profile = true;
+	}
+	return setup_rest(a, s, need_link, d);
+}
+
+kvw_err kvw_setup_with_profile(const kvw_args *a, const json_t *profile, const char *where, kvw_setup *s,
+                               bool need_link, kvw_diag *d)
+{
+	kvw_err err = kvw_setup_model(a, s, d);
+	if (err)
+		return err;
+	snprintf(s->profile.path, sizeof s->profile.path, "%s", where);
+	if ((err = kvw_profile_parse(profile, &s->profile, d)))
+		return kvw_prefix(d, err, where);
+	s->have_profile = true;
+	return setup_rest(a, s, need_link, d);
 }
 
 void kvw_setup_describe(const kvw_setup *s, kvw_out *o, bool with_link)

@@ -32,6 +32,10 @@ kvw_err kvw_setup_model(const kvw_args *a, kvw_setup *s, kvw_diag *d);
 /* Everything (crossover, split, sweep); need_link: a link is required. */
 kvw_err kvw_setup_full(const kvw_args *a, kvw_setup *s, bool need_link, kvw_diag *d);
 
+/* The same with a profile already parsed (where: its name in messages). */
+kvw_err kvw_setup_with_profile(const kvw_args *a, const json_t *profile, const char *where, kvw_setup *s,
+                               bool need_link, kvw_diag *d);
+
 /* Summary fields and notes every model command prints. */
 void kvw_setup_describe(const kvw_setup *s, kvw_out *o, bool with_link);
 

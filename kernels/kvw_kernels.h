@@ -71,6 +71,18 @@ cudaError_t kvw_attention(const void *q, const void *k, const void *v, void *o, 
 cudaError_t kvw_attention_reference(const void *q, const void *k, const void *v, float *o, int tokens, int heads,
                                     int kv_heads, int head_dim, cudaStream_t s);
 
+/* The element-wise parts of a layer (layer.cu), bf16, asynchronous:
+ * RMSNorm of tokens rows of hidden values; the fused QKV GEMM output
+ * [tokens][(heads + 2 kv_heads) head_dim] split into Q [tokens][heads][d]
+ * and K, V [tokens][kv_heads][d], Q and K rotated by RoPE (rotate-half,
+ * position = token index, base rope_theta); silu(gate) * up of the gate+up
+ * GEMM output [tokens][2 intermediate]; x += y over n values. */
+cudaError_t kvw_rmsnorm(const void *x, const void *gamma, void *y, long tokens, long hidden, float eps, cudaStream_t s);
+cudaError_t kvw_qkv_split(const void *qkv, void *q, void *k, void *v, long tokens, int heads, int kv_heads,
+                          int head_dim, float rope_theta, cudaStream_t s);
+cudaError_t kvw_silu_mul(const void *gate_up, void *act, long tokens, long intermediate, cudaStream_t s);
+cudaError_t kvw_add(void *x, const void *y, size_t n, cudaStream_t s);
+
 #ifdef __cplusplus
 }
 #endif

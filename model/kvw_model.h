@@ -227,6 +227,11 @@ const char *kvw_regime_name(kvw_regime r);
 void kvw_crossover_find(const kvw_scenario *s, double lo, double hi,
                         kvw_crossover *out);
 
+/* The same for measured curves: r[i] and t[i] (seconds, > 0) at tokens[i]
+ * (ascending); each root interpolates log(r / t) linearly in log L
+ * between the two samples that bracket it. */
+void kvw_crossover_sampled(int n, const double *tokens, const double *r, const double *t, kvw_crossover *out);
+
 /* Bandwidth (bytes/s) at which transfer of L tokens takes as long as
  * recomputing them; +INFINITY when recompute wins at any bandwidth (it is
  * faster than the link's fixed latency alone). */

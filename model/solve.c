@@ -147,3 +147,36 @@ void kvw_split_best(const kvw_scenario *s, long L, kvw_split *out)
 	out->recompute_s = kvw_recompute_s(s, (double)L);
 	out->transfer_s = kvw_transfer_s(&bulk, (double)L);
 }
+
+/* Sampled curves: between neighbouring samples where the sign of
+ * log(r / t) changes, the root of log(r / t), linear in log L.  Both
+ * curves are close to power laws between samples, so this is exact for
+ * pure power laws and within a few percent of a token count otherwise. */
+void kvw_crossover_sampled(int n, const double *tokens, const double *r, const double *t, kvw_crossover *out)
+{
+	out->n_roots = 0;
+	out->lo = n > 0 ? tokens[0] : 0;
+	out->hi = n > 0 ? tokens[n - 1] : 0;
+	out->regime = KVW_TRANSFER_ALWAYS;
+	if (n < 1)
+		return;
+	int s0 = r[0] < t[0] ? -1 : 1, sp = s0, changes = 0;
+	for (int i = 1; i < n; i++) {
+		int si = r[i] < t[i] ? -1 : 1;
+		if (si != sp) {
+			double f0 = log(r[i - 1] / t[i - 1]), f1 = log(r[i] / t[i]);
+			double x0 = log(tokens[i - 1]), x1 = log(tokens[i]);
+			double x = f1 != f0 ? x0 + (x1 - x0) * f0 / (f0 - f1) : 0.5 * (x0 + x1);
+			if (out->n_roots < KVW_MAX_ROOTS)
+				out->roots[out->n_roots++] = exp(x);
+			changes++;
+		}
+		sp = si;
+	}
+	if (changes == 0)
+		out->regime = s0 < 0 ? KVW_RECOMPUTE_ALWAYS : KVW_TRANSFER_ALWAYS;
+	else if (changes == 1)
+		out->regime = s0 < 0 ? KVW_RECOMPUTE_BELOW : KVW_TRANSFER_BELOW;
+	else
+		out->regime = KVW_MULTIPLE;
+}

@@ -36,6 +36,17 @@ void kvw_tcp_server_stop(kvw_tcp_server *s);
  * open (0: forever). */
 kvw_err kvw_tcp_serve(const char *addr, int port, int idle_s, kvw_diag *d);
 
+/* A loopback path for kvwall validate: a local server and `streams`
+ * connections to it, the path the tcp probe's "_gpu_staged" sweep times.
+ * send_gpu moves n bytes of GPU memory as the probe does: staged to the
+ * host (device-to-host copy), then sent split over the streams, in chunks
+ * of at most 256 MiB, each acknowledged; the bytes past the last multiple
+ * of 8 x streams are not sent.  Returns the seconds it took, < 0 on error. */
+typedef struct kvw_tcp_pipe kvw_tcp_pipe;
+kvw_err kvw_tcp_pipe_open(int streams, kvw_tcp_pipe **out, kvw_diag *d);
+double kvw_tcp_pipe_send_gpu(kvw_tcp_pipe *p, const void *dev, size_t n);
+void kvw_tcp_pipe_close(kvw_tcp_pipe *p); /* accepts NULL */
+
 /* --peer ADDR:PORT well formed? (tcp_probe.c) */
 kvw_err kvw_tcp_check_peer(const char *peer, kvw_diag *d);
 

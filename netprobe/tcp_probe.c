@@ -74,6 +74,12 @@ static double now(void)
 	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* stream i sends bytes [i m, (i + 1) m) of the payload, m = msg_bytes */
+static char *slice(const client *c, const stream *s)
+{
+	return c->payload + (size_t)(s - c->s) * c->msg_bytes;
+}
+
 static int send_messages(client *c, stream *s)
 {
 	for (int m = 0; m < c->messages; m++) {
@@ -81,7 +87,7 @@ static int send_messages(client *c, stream *s)
 		kvw_tcp_hdr h = { KVW_TCP_MAGIC, (last ? KVW_TCP_ACK : 0) | c->flags, c->msg_bytes, (uint64_t)m };
 		int e = kvw_tcp_io_full(s->fd, &h, sizeof h, true);
 		if (!e)
-			e = kvw_tcp_io_full(s->fd, c->payload, c->msg_bytes, true);
+			e = kvw_tcp_io_full(s->fd, slice(c, s), c->msg_bytes, true);
 		if (!e && last)
 			e = kvw_tcp_io_full(s->fd, &s->got_sum, sizeof s->got_sum, false);
 		if (e)
@@ -191,7 +197,8 @@ static kvw_err client_open(const struct sockaddr_in *sa, int n, client **out, kv
 static double iterate(client *c)
 {
 	double t0 = now();
-	if (c->dev_src && !kvw_gpu_to_host(c->payload, c->dev_src, c->msg_bytes))
+	/* the whole message crosses from the GPU, every stream's slice of it */
+	if (c->dev_src && !kvw_gpu_to_host(c->payload, c->dev_src, c->msg_bytes * (size_t)c->n))
 		return -1;
 	pthread_barrier_wait(&c->start);
 	pthread_barrier_wait(&c->done);
@@ -232,10 +239,9 @@ static kvw_err measure(kvw_probe_run *r, client *c, kvw_record *rec, kvw_diag *d
 	c->flags = KVW_TCP_SUM;
 	if (iterate(c) < 0)
 		return stream_error(c, rec->variant, d);
-	uint64_t want = kvw_tcp_checksum(c->payload, c->msg_bytes);
 	rec->checked = (long long)(c->msg_bytes * (size_t)c->n);
 	for (int i = 0; i < c->n; i++)
-		rec->wrong += c->s[i].got_sum != want ? (long long)c->msg_bytes : 0;
+		rec->wrong += c->s[i].got_sum != kvw_tcp_checksum(slice(c, &c->s[i]), c->msg_bytes) ? (long long)c->msg_bytes : 0;
 	if (rec->wrong) {
 		rec->status = KVW_ST_FAILED;
 		snprintf(rec->reason, sizeof rec->reason, "checksum mismatch on %lld bytes", rec->wrong);
@@ -430,6 +436,63 @@ static kvw_err tcp_run_local(kvw_probe_run *r, kvw_diag *d)
 	client_close(c);
 	kvw_tcp_server_stop(srv);
 	return err;
+}
+
+/* ---- a loopback path for kvwall validate (tcp.h) ------------------------- */
+
+struct kvw_tcp_pipe {
+	kvw_tcp_server *srv;
+	client *c;
+};
+
+kvw_err kvw_tcp_pipe_open(int streams, kvw_tcp_pipe **out, kvw_diag *d)
+{
+	kvw_tcp_pipe *p = calloc(1, sizeof *p);
+	if (!p)
+		return kvw_fail(d, KVW_ESYS, "out of memory");
+	int port = 0;
+	struct sockaddr_in sa;
+	kvw_err err = kvw_tcp_server_start("127.0.0.1", 0, &p->srv, &port, d);
+	if (!err)
+		err = kvw_tcp_parse_addr("127.0.0.1", port, &sa, d);
+	if (!err)
+		err = client_open(&sa, streams, &p->c, d);
+	if (err) {
+		kvw_tcp_pipe_close(p);
+		return err;
+	}
+	*out = p;
+	return KVW_OK;
+}
+
+double kvw_tcp_pipe_send_gpu(kvw_tcp_pipe *p, const void *dev, size_t n)
+{
+	client *c = p->c;
+	double total = 0;
+	size_t sent = 0, step = (size_t)c->n * 8;
+	c->messages = 1;
+	c->flags = 0;
+	while (n - sent >= step) {
+		size_t chunk = n - sent < BUF_BYTES ? n - sent : BUF_BYTES;
+		c->msg_bytes = chunk / (size_t)c->n / 8 * 8;
+		c->dev_src = (void *)((const char *)dev + sent);
+		double t = iterate(c);
+		c->dev_src = NULL;
+		if (t < 0)
+			return -1;
+		total += t;
+		sent += c->msg_bytes * (size_t)c->n;
+	}
+	return total;
+}
+
+void kvw_tcp_pipe_close(kvw_tcp_pipe *p)
+{
+	if (!p)
+		return;
+	client_close(p->c);
+	kvw_tcp_server_stop(p->srv);
+	free(p);
 }
 
 static const char *always(const kvw_mpi *mpi)

@@ -169,6 +169,46 @@ static void test_crossover(void)
 	CHECK_NEAR(x.roots[0], root, 1e-3);
 }
 
+/* Crossings of sampled curves (what kvwall validate measures). */
+static void test_crossover_sampled(void)
+{
+	/* r = 2 L, t = L^1.5: log(r / t) = log 2 - 0.5 log L is linear in log L, so
+	 * the interpolated root is exact: L = 4, transfer winning below. */
+	double tok[] = { 1, 2, 8, 16 }, r[4], t[4];
+	for (int i = 0; i < 4; i++)
+		r[i] = 2 * tok[i], t[i] = pow(tok[i], 1.5);
+	kvw_crossover x;
+	kvw_crossover_sampled(4, tok, r, t, &x);
+	CHECK(x.regime == KVW_TRANSFER_BELOW && x.n_roots == 1);
+	CHECK_NEAR(x.roots[0], 4.0, 1e-12);
+	/* swapped: recompute below */
+	kvw_crossover_sampled(4, tok, t, r, &x);
+	CHECK(x.regime == KVW_RECOMPUTE_BELOW && x.n_roots == 1);
+	CHECK_NEAR(x.roots[0], 4.0, 1e-12);
+	/* no crossing in range; and two */
+	double far[] = { 100, 200, 300, 400 }, wave[] = { 3, 1, 1, 3 }, flat[] = { 2, 2, 2, 2 };
+	kvw_crossover_sampled(4, tok, r, far, &x);
+	CHECK(x.regime == KVW_RECOMPUTE_ALWAYS && x.n_roots == 0);
+	kvw_crossover_sampled(4, tok, far, r, &x);
+	CHECK(x.regime == KVW_TRANSFER_ALWAYS && x.n_roots == 0);
+	kvw_crossover_sampled(4, tok, wave, flat, &x);
+	CHECK(x.regime == KVW_MULTIPLE && x.n_roots == 2);
+	/* the model sampled on the powers of two 128 .. 2^20 finds the analytic root
+	 * L* = 446,751 of test_crossover within 2% (the curves are a L + b L^2 vs k L,
+	 * not power laws, between 2^18 and 2^19) */
+	kvw_arch l8 = load("llama-3-8b");
+	kvw_scenario s = given(&l8, 1000, 1, 0);
+	double L[14], rr[14], tt[14];
+	for (int i = 0; i < 14; i++) {
+		L[i] = 128.0 * (1 << i);
+		rr[i] = kvw_recompute_s(&s, L[i]), tt[i] = kvw_transfer_s(&s, L[i]);
+	}
+	kvw_crossover_sampled(14, L, rr, tt, &x);
+	CHECK(x.regime == KVW_RECOMPUTE_BELOW && x.n_roots == 1);
+	CHECK_NEAR(x.roots[0], 446751.0, 0.02);
+	CHECK(fabs(x.roots[0] - 446751.0) > 1); /* interpolation, not the bisection */
+}
+
 static void test_messages(void)
 {
 	kvw_arch l8 = load("llama-3-8b"), mistral = load("mistral-7b");
@@ -265,6 +305,7 @@ int main(void)
 	test_params_and_flops();
 	test_pipeline();
 	test_crossover();
+	test_crossover_sampled();
 	test_threshold_and_split();
 	test_messages();
 	test_curve_decode();

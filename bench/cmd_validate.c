@@ -1,0 +1,231 @@
+/* cmd_validate.c — kvwall validate: is the model right on this GPU?
+ *
+ *   kvwall validate [--model M]... [--link PATH]... [--quick] [--out DIR]
+ *   kvwall validate --from DIR/validation.json      (re-analyse, no GPU)
+ *
+ * Measures recompute (the model's real-shaped layers, all of them) and
+ * layer-by-layer transfer of the same KV over real paths for L = 128 ..
+ * 131072 tokens, and a concurrent partial split; then predicts each time
+ * and each crossover from the profile measured in the same run and prints
+ * predicted vs measured (see validate.h).  Exit 4 when a prediction misses
+ * the tolerance; the outputs are written either way.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "kvw_config.h"
+#include "out.h"
+#include "scenario.h"
+#include "validate.h"
+
+static const kvw_opt opts[] = {
+	{ "model", KVW_OPT_LIST, KVW_ARG(models), NULL, 0, 0,
+	  "model to validate, repeatable [default llama-2-7b (MHA), llama-3-8b (GQA), deepseek-v3 (MLA)]" },
+	{ "link", KVW_OPT_LIST, KVW_ARG(links), NULL, 0, 0,
+	  "transfer path, repeatable: pinned_h2d, pageable_h2d, tcp_gpu_staged, d2d [default all]" },
+	{ "min-ctx", KVW_OPT_LONG, KVW_ARG(min_ctx), "128", 16, 1L << 20, "shortest prompt, tokens" },
+	{ "max-ctx", KVW_OPT_LONG, KVW_ARG(max_ctx), "131072", 16, 1L << 20, "longest prompt, tokens (powers of two between)" },
+	{ "quick", KVW_OPT_FLAG, KVW_ARG(quick), NULL, 0, 0, "fewer repetitions, prompts up to 32768 tokens" },
+	{ "tolerance", KVW_OPT_STR, KVW_ARG(tolerance), "10%", 0, 0, "target for every error (10% or 0.1)" },
+	{ "from", KVW_OPT_STR, KVW_ARG(from), NULL, 0, 0, "re-analyse a validation.json instead of measuring" },
+	{ "out", KVW_OPT_STR, KVW_ARG(out_dir), NULL, 0, 0,
+	  "write DIR/validation.json, DIR/validation.csv and DIR/profile-<model>.json" },
+	KVW_OPTS_OUTPUT,
+	KVW_OPT_END,
+};
+
+static const char *pct(double e, bool sign, char *buf, size_t cap)
+{
+	if (!isfinite(e))
+		return "-";
+	snprintf(buf, cap, sign ? "%+.1f%%" : "%.1f%%", 100 * e);
+	return buf;
+}
+
+static double num(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static json_t *crossovers_text(const json_t *side)
+{
+	const json_t *roots = json_object_get(side, "crossovers");
+	if (json_array_size(roots) == 0)
+		return json_string(json_string_value(json_object_get(side, "regime")));
+	char buf[200] = "";
+	size_t i, used = 0;
+	const json_t *r;
+	json_array_foreach(roots, i, r)
+		used += (size_t)snprintf(buf + used, used < sizeof buf ? sizeof buf - used : 0, "%s%.0f", i ? ", " : "",
+		                         json_number_value(r));
+	return json_string(buf);
+}
+
+static void pairs_table(const json_t *an, kvw_out *o)
+{
+	kvw_out_table(o, "pairs");
+	kvw_out_col(o, "model", "model", NULL);
+	kvw_out_col(o, "path", "path", NULL);
+	kvw_out_col(o, "measured_crossover", "L* measured", NULL);
+	kvw_out_col(o, "predicted_crossover", "L* predicted", NULL);
+	kvw_out_col(o, "crossover_error", "L* error", NULL);
+	kvw_out_col(o, "max_time_error", "worst |time error|", NULL);
+	kvw_out_col(o, "split_error", "worst |split error|", NULL);
+	kvw_out_col(o, "pass", "pass", NULL);
+	kvw_out_col(o, "why", "first miss", NULL);
+	size_t i, j;
+	const json_t *p, *sp;
+	json_array_foreach(json_object_get(an, "pairs"), i, p) {
+		double worst_split = NAN;
+		json_array_foreach(json_object_get(p, "splits"), j, sp) {
+			double e = fabs(num(sp, "error"));
+			worst_split = isnan(worst_split) || e > worst_split ? e : worst_split;
+		}
+		char b1[32], b2[32], b3[32];
+		const json_t *why = json_object_get(p, "why");
+		json_t *row[] = {
+			json_deep_copy(json_object_get(p, "model")), json_deep_copy(json_object_get(p, "path")),
+			crossovers_text(json_object_get(p, "measured")), crossovers_text(json_object_get(p, "predicted")),
+			json_string(pct(num(p, "crossover_error"), true, b1, sizeof b1)),
+			json_string(pct(num(p, "max_time_error"), false, b2, sizeof b2)),
+			json_string(pct(worst_split, false, b3, sizeof b3)),
+			json_string(json_is_true(json_object_get(p, "pass")) ? "yes" : "NO"),
+			json_string(json_is_string(why) ? json_string_value(why) : ""),
+		};
+		kvw_out_row(o, row);
+	}
+}
+
+/* DIR/validation.csv: one row per (model, path, tokens) */
+static kvw_err write_csv(const char *path, const json_t *an, kvw_diag *d)
+{
+	size_t cap = 1 << 16, used = 0;
+	char *buf = malloc(cap);
+	if (!buf)
+		return kvw_fail(d, KVW_ESYS, "out of memory");
+	used += (size_t)snprintf(buf, cap, "model,path,tokens,recompute_measured_s,recompute_predicted_s,recompute_error,"
+	                                   "transfer_measured_s,transfer_predicted_s,transfer_error\n");
+	size_t i, j;
+	const json_t *p, *pt;
+	json_array_foreach(json_object_get(an, "pairs"), i, p) {
+		json_array_foreach(json_object_get(p, "points"), j, pt) {
+			if (cap - used < 512) {
+				char *nb = realloc(buf, cap *= 2);
+				if (!nb) {
+					free(buf);
+					return kvw_fail(d, KVW_ESYS, "out of memory");
+				}
+				buf = nb;
+			}
+			used += (size_t)snprintf(buf + used, cap - used, "%s,%s,%.0f,%.9g,%.9g,%.6g,%.9g,%.9g,%.6g\n",
+			                         json_string_value(json_object_get(p, "model")),
+			                         json_string_value(json_object_get(p, "path")), num(pt, "tokens"),
+			                         num(pt, "recompute_measured_s"), num(pt, "recompute_predicted_s"),
+			                         num(pt, "recompute_error"), num(pt, "transfer_measured_s"),
+			                         num(pt, "transfer_predicted_s"), num(pt, "transfer_error"));
+		}
+	}
+	kvw_err err = kvw_write_atomic(path, buf, used, d);
+	free(buf);
+	return err;
+}
+
+static kvw_err write_dir(const char *dir, const json_t *doc, kvw_diag *d)
+{
+	kvw_err err = kvw_mkdir_p(dir, d);
+	char path[1024];
+	size_t i;
+	const json_t *m;
+	json_array_foreach(json_object_get(doc, "models"), i, m) {
+		if (err || !json_object_get(m, "prefill"))
+			continue;
+		json_t *p = kvw_validate_model_profile(doc, m);
+		snprintf(path, sizeof path, "%s/profile-%s.json", dir, json_string_value(json_object_get(m, "model")));
+		err = kvw_write_json(path, p, d);
+		json_decref(p);
+	}
+	snprintf(path, sizeof path, "%s/validation.csv", dir);
+	if (!err)
+		err = write_csv(path, json_object_get(doc, "analysis"), d);
+	snprintf(path, sizeof path, "%s/validation.json", dir);
+	return err ? err : kvw_write_json(path, doc, d);
+}
+
+static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
+{
+	double tol;
+	kvw_err err = kvw_opts_tolerance(a->tolerance, &tol, d);
+	if (err)
+		return err;
+	if (a->catalog)
+		kvw_catalog_set_dir(a->catalog);
+	if (a->min_ctx > a->max_ctx)
+		return kvw_fail(d, KVW_EUSAGE, "--min-ctx %ld is above --max-ctx %ld", a->min_ctx, a->max_ctx);
+	json_t *doc = NULL;
+	if (a->from) {
+		if (a->models.n || a->links.n || a->quick || kvw_opts_seen(a, "min-ctx") || kvw_opts_seen(a, "max-ctx"))
+			return kvw_fail(d, KVW_EUSAGE, "--from re-analyses recorded measurements: --model, --link, --quick "
+			                               "and the context range belong to a measuring run");
+		if ((err = kvw_read_json(a->from, 1u << 26, &doc, d)))
+			return err;
+	} else if ((err = kvw_validate_measure(a, argc, argv, &doc, d))) {
+		return err;
+	}
+	bool pass = false;
+	if ((err = kvw_validate_analyse(doc, a, tol, &pass, d))) {
+		json_decref(doc);
+		return a->from ? kvw_prefix(d, err, a->from) : err;
+	}
+	const json_t *an = json_object_get(doc, "analysis");
+	if (a->out_dir && (err = write_dir(a->out_dir, doc, d))) {
+		json_decref(doc);
+		return err;
+	}
+	kvw_out o;
+	kvw_out_init(&o, "kvwall.validate/1");
+	snprintf(o.title, sizeof o.title, "Crossover measured vs predicted%s", a->from ? " (re-analysed)" : "");
+	const char *label = json_string_value(json_object_get(doc, "label"));
+	bool synthetic = json_is_true(json_object_get(doc, "synthetic"));
+	kvw_out_field(&o, "source", "measurements", NULL,
+	              json_string(a->from ? a->from : "this run"));
+	kvw_out_field(&o, "label", "label", NULL, json_string(label ? label : ""));
+	kvw_out_field(&o, "tolerance", "target", "%.3g", kvw_num(tol));
+	kvw_out_field(&o, "pairs_with_crossover", "pairs with a measured crossover", NULL,
+	              json_deep_copy(json_object_get(an, "pairs_with_crossover")));
+	kvw_out_field(&o, "pass", "all within target", NULL, json_boolean(pass));
+	kvw_out_field(&o, "validation", NULL, NULL, json_deep_copy(doc));
+	if (synthetic)
+		kvw_out_note(&o, "SYNTHETIC document: its numbers were made up for a test, not measured");
+	kvw_out_note(&o, "error = (predicted - measured) / measured; gated: times at >= %d tokens, each L*, each split",
+	             KVW_VALIDATE_GATED_FROM);
+	kvw_out_note(&o, "predictions: the model on the profile of the same run with the model's own prefill curve, "
+	             "one message per layer (each pair's predict_command in the JSON repeats it)");
+	if (json_integer_value(json_object_get(an, "pairs_with_crossover")) == 0)
+		kvw_out_note(&o, "no (model, path) pair crossed inside the range: L* was not tested (add a slower path or "
+		             "a longer range)");
+	pairs_table(an, &o);
+	err = kvw_out_emit(&o, a, argc, argv, d);
+	kvw_out_free(&o);
+	if (!err && !pass) {
+		const char *why = NULL;
+		size_t i;
+		const json_t *p;
+		json_array_foreach(json_object_get(an, "pairs"), i, p)
+			if (!why && json_is_string(json_object_get(p, "why")))
+				why = json_string_value(json_object_get(p, "why"));
+		err = kvw_fail(d, KVW_EREGRESSION, "the model missed the %.3g target: %s", tol,
+		               why ? why : "no pair crossed inside the range, L* untested");
+	}
+	json_decref(doc);
+	return err;
+}
+
+const kvw_cmd kvw_cmd_validate = {
+	"validate", "[--model M]... [--link PATH]... [--quick] [--out DIR] | --from validation.json",
+	"measure recompute and transfer on this GPU and check the model's times and crossovers against them",
+	opts, 0, run,
+};
