@@ -260,6 +260,16 @@ static kvw_err analyse_model(const json_t *doc, const json_t *m, const char *whe
 		snprintf(pts_at, sizeof pts_at, "%s.points", at);
 		if ((err = read_series(json_object_get(x, "points"), pts_at, &xs, d)))
 			break;
+		for (int k = 0; k < xs.n && !err; k++) {
+			bool found = false;
+			for (int j = 0; j < rec.n; j++)
+				found |= rec.tokens[j] == xs.tokens[k];
+			if (!found)
+				err = kvw_fail(d, KVW_EINPUT, "%s: %.0f tokens has no recompute measurement to compare with", pts_at,
+				               xs.tokens[k]);
+		}
+		if (err)
+			break;
 		/* the prediction `kvwall crossover --profile` makes: this model, this
 		 * profile link, one message per layer (the KV moves layer by layer) */
 		kvw_args pa = { .catalog = a->catalog, .model = name, .link = link, .kv_dtype = "bf16", .dtype = "bf16",
