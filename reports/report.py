@@ -43,7 +43,8 @@ def _read_json(path):
 def load(directory):
     if not os.path.isdir(directory):
         raise ReportError(f"{directory} is not a directory")
-    res = {"dir": directory, "run": {}, "profile": None, "hw": [], "crossover": [], "layerwise": {}, "sweeps": {}}
+    res = {"dir": directory, "run": {}, "profile": None, "hw": [], "crossover": [], "layerwise": {}, "sweeps": {},
+           "validation": None}
     path = os.path.join(directory, "run.json")
     if os.path.exists(path):
         res["run"] = _read_json(path)
@@ -70,8 +71,15 @@ def load(directory):
         if rows and not {"ctx", "bandwidth_gbps", "recompute_s", "transfer_s"} <= set(rows[0]):
             raise ReportError(f"{path}: not a kvwall sweep CSV")
         res["sweeps"][os.path.basename(path)[6:-4]] = rows
+    path = os.path.join(directory, "validation.json")
+    if os.path.exists(path):
+        res["validation"] = _read_json(path)
+        if res["validation"].get("schema") != "kvwall.validation/1" or "analysis" not in res["validation"]:
+            raise ReportError(f"{path}: not an analysed kvwall.validation/1 document (kvwall validate --out)")
+        if res["profile"] is None:
+            res["profile"] = res["validation"].get("profile")
     if not res["crossover"] and res["profile"] is None:
-        raise ReportError(f"{directory}: no crossover-*.json and no profile.json")
+        raise ReportError(f"{directory}: no crossover-*.json, profile.json or validation.json")
     return res
 
 
@@ -223,6 +231,50 @@ def plot_times(res, model):
     return _png(fig, res["dir"], f"times-{model}.png")
 
 
+def validation_rows(res):
+    v = res["validation"]
+    if not v:
+        return []
+    rows = []
+    for p in v["analysis"]["pairs"]:
+        splits = [abs(s["error"]) for s in p.get("splits", []) if s.get("error") is not None]
+        rows.append({"model": p["model"], "path": p["path"], "profile_link": p["profile_link"],
+                     "measured": ", ".join(f"{x:.0f}" for x in p["measured"]["crossovers"])
+                     or p["measured"]["regime"],
+                     "predicted": ", ".join(f"{x:.0f}" for x in p["predicted"]["crossovers"])
+                     or p["predicted"]["regime"],
+                     "crossover_error": p.get("crossover_error"), "max_time_error": p.get("max_time_error"),
+                     "split_error": max(splits) if splits else None, "pass": "yes" if p["pass"] else "NO",
+                     "why": p.get("why") or ""})
+    return rows
+
+
+def plot_validation(res, model):
+    pairs = [p for p in res["validation"]["analysis"]["pairs"] if p["model"] == model]
+    if not pairs:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 5))
+    pts = pairs[0]["points"]
+    L = [p["tokens"] for p in pts]
+    ax.plot(L, [p["recompute_predicted_s"] for p in pts], "k-", lw=2, label="recompute, predicted")
+    ax.plot(L, [p["recompute_measured_s"] for p in pts], "ko", label="recompute, measured")
+    for p in pairs:
+        line, = ax.plot(L, [q["transfer_predicted_s"] for q in p["points"]], "--", label=f"{p['path']}, predicted")
+        ax.plot(L, [q["transfer_measured_s"] for q in p["points"]], "o", color=line.get_color(), mfc="none",
+                label=f"{p['path']}, measured")
+        for x in p["measured"]["crossovers"]:
+            ax.axvline(x, color=line.get_color(), lw=0.8)
+        for x in p["predicted"]["crossovers"]:
+            ax.axvline(x, color=line.get_color(), lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("prompt length L (tokens)")
+    ax.set_ylabel("seconds")
+    ax.set_title(f"{model}: measured (points) vs predicted (lines); L*: solid measured, dotted predicted")
+    ax.legend(fontsize=7)
+    return _png(fig, res["dir"], f"validation-{model}.png")
+
+
 def plot_heatmap(res, model, rows):
     ctxs = sorted({int(r["ctx"]) for r in rows})
     bws = sorted({float(r["bandwidth_gbps"]) for r in rows})
@@ -368,6 +420,25 @@ def render(res):
                  "searched range). B*: the link bandwidth at which transfer and recompute tie at that context. "
                  "Layer-wise exposed: transfer time left after the last layer when each layer's KV is sent as soon "
                  "as it is computed. GB = 1e9 bytes.</p>")
+    vrows = validation_rows(res)
+    if vrows:
+        v = res["validation"]
+        write_csv(os.path.join(d, "validation-pairs.csv"), vrows)
+        parts.append("<h2>Model check: measured vs predicted crossover</h2>")
+        if v.get("synthetic"):
+            parts.append("<p><span class=badge>validation document is SYNTHETIC, not a measurement</span></p>")
+        parts.append(_table(vrows, [("model", "model"), ("path", "path"), ("profile_link", "profile link"),
+                                    ("measured", "L* measured"), ("predicted", "L* predicted"),
+                                    ("crossover_error", "L* error"), ("max_time_error", "worst |time error|"),
+                                    ("split_error", "worst |split error|"), ("pass", "within target"),
+                                    ("why", "first miss")], "validation",
+                            lambda r: "failed" if r["pass"] != "yes" else ""))
+        an = v["analysis"]
+        parts.append(f"<p class=note>{html.escape(v.get('label') or '')}. Error = (predicted - measured) / measured; "
+                     f"target {an['tolerance']:.3g} on times at &ge; {an['gated_from_tokens']} tokens, on L* and on "
+                     f"splits. Pairs with a measured crossover: {an['pairs_with_crossover']}.</p>")
+        for m in dict.fromkeys(r["model"] for r in vrows):
+            parts.append(_img(plot_validation(res, m), f"validation for {m}"))
     parts.append("<h2>Links and HBM: measured vs spec sheet</h2>")
     parts.append(_table(links, [("link", "link"), ("class", "class"), ("measured_GBps", "measured GB/s"),
                                 ("alpha_us", "alpha us"), ("fit_r2", "fit R²"), ("spec", "spec sheet"),

@@ -57,7 +57,30 @@ def main():
     if len(gpus) < 2:
         check(by.get("peer", [{}])[0].get("status") == "skipped", "peer skipped on one GPU")
     check(any(l["name"].endswith("h2d_pinned") for l in prof.get("links", [])), "host link fit in the profile")
+    check(any(l["name"] == "hbm_d2d" for l in prof.get("links", [])), "device-to-device fit in the profile")
+    validate(check)
     return check.done()
+
+
+def validate(check):
+    """a short kvwall validate: whole layers and every path measured, data
+    checked, the analysis written (exit 0, or 4 when the model misses)"""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        p = subprocess.run([KVWALL, "validate", "--quick", "--model", "llama-3-8b", "--max-ctx", "4096",
+                            "--out", tmp], capture_output=True, text=True)
+        check(p.returncode in (0, 4), f"validate exit {p.returncode}: {p.stderr[-500:]}")
+        path = os.path.join(tmp, "validation.json")
+        if not os.path.exists(path):
+            check(False, "validation.json written")
+            return
+        with open(path) as f:
+            v = json.load(f)
+        m = v["models"][0]
+        rec = [pt["seconds"] for pt in m["recompute"]]
+        check(len(rec) == 6 and all(b > a for a, b in zip(rec, rec[1:])), f"recompute grows with L: {rec}")
+        check(len(m["transfers"]) == 4 and all(len(x["points"]) == 6 for x in m["transfers"]), "4 paths x 6 L")
+        check(len(v["analysis"]["pairs"]) == 4, "4 pairs analysed")
 
 
 if __name__ == "__main__":

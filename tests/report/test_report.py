@@ -105,6 +105,46 @@ def test_fixture(name, links, failed_probe):
             check("hand-written EXAMPLE" in dom, f"{name}: example profile not labelled")
 
 
+def test_validation():
+    """kvwall validate --out DIR alone makes a report: the model-check table
+    (one row per model x path, a miss shown failed), the synthetic label and
+    one measured-vs-predicted plot per model"""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "validate"))
+    import make_doc
+    with tempfile.TemporaryDirectory() as tmp:
+        doc = make_doc.document(os.path.join(ROOT, "model", "catalog"))
+        doc["models"][0]["transfers"][1]["points"][6]["seconds"] *= 1.5  # one miss: llama-2-7b tcp
+        src = os.path.join(tmp, "doc.json")
+        with open(src, "w") as f:
+            json.dump(doc, f)
+        d = os.path.join(tmp, "v")
+        p = subprocess.run([KVWALL, "validate", "--from", src, "--out", d], capture_output=True, text=True)
+        check(p.returncode == 4, f"validate with one miss: exit 4 ({p.returncode}: {p.stderr})")
+        p = subprocess.run([sys.executable, "-m", "reports", d], capture_output=True, text=True, cwd=ROOT)
+        check(p.returncode == 0, f"validation report: exit {p.returncode}: {p.stderr}")
+        dom, console, shot = browser("file://" + os.path.join(d, "report.html"), tmp)
+        check(console == [], f"validation report: console messages {console}")
+        start = dom.find('id="validation"')
+        table = dom[start:dom.find("</table>", start)] if start >= 0 else ""
+        check(table.count("<tr") - 1 == 4, f"validation table: 4 rows ({table.count('<tr') - 1})")
+        failed = re.findall(r'<tr class="failed">(.*?)</tr>', table)
+        check(len(failed) == 1 and "llama-2-7b" in failed[0] and "tcp_gpu_staged" in failed[0],
+              f"the one miss shown failed: {failed}")
+        check("SYNTHETIC" in dom, "synthetic validation labelled")
+        check(os.path.exists(os.path.join(d, "validation-llama-3-8b.png")), "validation plot written")
+        check(dom.count('alt="validation for') == 2, "one validation plot per model")
+        with open(os.path.join(d, "validation.json")) as f:
+            v = json.load(f)
+        del v["analysis"]
+        with open(os.path.join(d, "validation.json"), "w") as f:
+            json.dump(v, f)
+        os.remove(os.path.join(d, "report.html"))
+        p = subprocess.run([sys.executable, "-m", "reports", d], capture_output=True, text=True, cwd=ROOT)
+        check(p.returncode == 1 and "validation.json" in p.stderr and p.stderr.count("\n") == 1,
+              f"unanalysed validation.json refused: {p.stderr!r}")
+        check(not os.path.exists(os.path.join(d, "report.html")), "no report from a bad validation.json")
+
+
 def test_console_check_can_fail():
     with tempfile.TemporaryDirectory() as tmp:
         page = os.path.join(tmp, "bad.html")
@@ -133,6 +173,7 @@ def main():
         return 77
     for name, links, failed_probe in FIXTURES:
         test_fixture(name, links, failed_probe)
+    test_validation()
     test_console_check_can_fail()
     test_bad_input()
     return check.done()
