@@ -747,7 +747,7 @@ kvw_err kvw_validate_measure(const kvw_args *a, int argc, char **argv, json_t **
 	*out = doc;
 	return KVW_OK;
 #else
-	(void)argc, (void)argv, (void)out;
+	(void)argc, (void)argv, (void)out, (void)paths;
 	return kvw_fail(d, KVW_EDRIVER, "validate: built without CUDA");
 #endif
 }
