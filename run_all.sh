@@ -24,11 +24,13 @@ quick=""
 probes=1
 launcher=""
 outdir=""
+validate=0
 
 usage() {
   cat <<EOF
 usage: ./run_all.sh [--quick] [--models a,b,...] [--links a,b,...] [--hw NAME]
-                    [--ctx N] [--max-ctx N] [--no-probes] [--launcher CMD] [--out DIR]
+                    [--ctx N] [--max-ctx N] [--no-probes] [--validate] [--launcher CMD]
+                    [--out DIR]
 
   --quick      short probe runs (about a minute on one GPU node)
   --models     catalog models (kvwall models)            [$models]
@@ -38,6 +40,9 @@ usage: ./run_all.sh [--quick] [--models a,b,...] [--links a,b,...] [--hw NAME]
   --ctx        context for the verdict and B*            [$ctx]
   --max-ctx    upper end of the crossover search         [$max_ctx]
   --no-probes  model on spec sheets only, measure nothing
+  --validate   also check the model against the real thing on this GPU
+               (kvwall validate; --quick: prompts up to 32k tokens); the
+               report gets a model-check section
   --launcher   run the probes one process per GPU under MPI, e.g.
                --launcher "mpirun -np 16 --map-by ppr:8:node" or
                --launcher "srun -N 2 --ntasks-per-node=8"; rank 0 writes one
@@ -45,7 +50,8 @@ usage: ./run_all.sh [--quick] [--models a,b,...] [--links a,b,...] [--hw NAME]
   --out        results directory                         [results/<host>-<UTC time>]
 
 Exit codes: 0 ok, 1 usage, 2 a build or system failure, 3 a probe verified
-data wrong (the report is still written and shows it).
+data wrong, 4 --validate found a prediction off its target (the report is
+still written and shows it).
 
 Multi-node: --launcher as above (the build directory must be visible on
 every node, as on a shared file system).
@@ -61,6 +67,7 @@ while [ $# -gt 0 ]; do
     --ctx) ctx=${2:?--ctx needs a value}; shift 2 ;;
     --max-ctx) max_ctx=${2:?--max-ctx needs a value}; shift 2 ;;
     --no-probes) probes=0; shift ;;
+    --validate) validate=1; shift ;;
     --launcher) launcher=${2:?--launcher needs a value}; shift 2 ;;
     --out) outdir=${2:?--out needs a value}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -132,6 +139,19 @@ else
   step "4/6 probes: skipped (--no-probes)"
 fi
 
+validate_rc=0
+if [ "$validate" -eq 1 ] && [ -z "$gpu_name" ]; then
+  step "  validate: skipped, no GPU on this node"
+elif [ "$validate" -eq 1 ]; then
+  step "  validate${quick:+ (quick)}: recompute vs layer-by-layer transfer measured, then predicted (minutes)"
+  "$kvwall" validate $quick --out "$tmpdir" >"$tmpdir/validate.txt" || validate_rc=$?
+  case $validate_rc in
+    0) step "  validate: every prediction within its target" ;;
+    4) step "  validate: the model MISSED its target somewhere: see the report" ;;
+    *) step "  validate failed (exit $validate_rc): see $outdir/validate.txt" ;;
+  esac
+fi
+
 IFS=, read -r -a model_list <<<"$models"
 IFS=, read -r -a link_list <<<"$links"
 total=$(( ${#model_list[@]} * ${#link_list[@]} ))
@@ -170,4 +190,5 @@ mv "$tmpdir" "$outdir"
 trap - EXIT
 step "done in $(( $(date +%s) - t0 ))s: $outdir/report.html"
 [ "$probe_rc" -eq 3 ] && exit 3
+[ "$validate_rc" -eq 4 ] && exit 4
 exit 0
