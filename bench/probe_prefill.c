@@ -16,6 +16,10 @@
  *            kernel; TFLOP/s = 2 H (2 d) T (T + 1) / 2 / time.  The GEMM and
  *            attention curves become profile.prefill, which `kvwall
  *            crossover --profile` uses; fp8 GEMMs stay in prefill_gemm.
+ *            For SiLU-gated dense layers also the element-wise kernels of
+ *            one layer (two RMSNorms, RoPE + KV write, SiLU x up, two
+ *            residual adds; kernels/layer.cu), microseconds per token:
+ *            prefill.elementwise, which the model adds to the layer time.
  *   overlap  the layer's GEMMs at 8192 tokens on one stream while pinned
  *            256 MiB host-to-device copies run on another: each side's time
  *            together over its time alone is the slowdown the layer-wise
@@ -451,6 +455,109 @@ out:
 	return err;
 }
 
+/* ---- the layer's element-wise kernels ------------------------------------------- */
+
+typedef struct ew_job {
+	void *x, *xn, *gamma, *qkv, *q, *k, *v, *gu, *act, *tmp;
+	long tokens, hidden, inter;
+	int heads, kv_heads, dim;
+	kvw_evtimer t;
+} ew_job;
+
+/* one layer's worth: two RMSNorms, the QKV split with RoPE and the KV
+ * write, SiLU x up, two residual adds (what kvwall validate's layers run
+ * besides the GEMMs and attention) */
+static double time_elementwise(void *arg)
+{
+	ew_job *j = arg;
+	cudaStream_t s = j->t.stream;
+	size_t n = (size_t)j->tokens * (size_t)j->hidden;
+	cudaEventRecord(j->t.start, s);
+	cudaError_t e = kvw_rmsnorm(j->x, j->gamma, j->xn, j->tokens, j->hidden, 1e-5f, s);
+	if (!e)
+		e = kvw_qkv_split(j->qkv, j->q, j->k, j->v, j->tokens, j->heads, j->kv_heads, j->dim, 10000.0f, s);
+	if (!e)
+		e = kvw_add(j->x, j->tmp, n, s);
+	if (!e)
+		e = kvw_rmsnorm(j->x, j->gamma, j->xn, j->tokens, j->hidden, 1e-5f, s);
+	if (!e)
+		e = kvw_silu_mul(j->gu, j->act, j->tokens, j->inter, s);
+	if (!e)
+		e = kvw_add(j->x, j->tmp, n, s);
+	cudaEventRecord(j->t.stop, s);
+	return e == cudaSuccess ? kvw_evtimer_seconds(&j->t) : -1;
+}
+
+static void free_ew(ew_job *j)
+{
+	void *b[] = { j->x, j->xn, j->gamma, j->qkv, j->q, j->k, j->v, j->gu, j->act, j->tmp };
+	for (size_t i = 0; i < sizeof b / sizeof *b; i++)
+		cudaFree(b[i]);
+	kvw_evtimer_destroy(&j->t);
+}
+
+/* microseconds per token of one layer's element-wise kernels; the model
+ * adds them to the GEMM and attention time (prefill.elementwise) */
+static kvw_err elementwise_curve(kvw_probe_run *r, const kvw_arch *a, const long *tokens, int nt, json_t *curve,
+                                 kvw_diag *d)
+{
+	kvw_err err = KVW_OK;
+	ew_job j = { .hidden = a->hidden, .inter = a->intermediate, .heads = a->n_heads, .kv_heads = a->n_kv_heads,
+	             .dim = a->head_dim };
+	size_t T = (size_t)tokens[nt - 1], h = (size_t)a->hidden, qd = (size_t)a->n_heads * a->head_dim;
+	size_t kvd = (size_t)a->n_kv_heads * a->head_dim, inter = (size_t)a->intermediate;
+	long checked = 0, wrong = 0;
+	KVW_CU(kvw_layer_check(&checked, &wrong));
+	if (wrong) {
+		kvw_record rec = kvw_record_new("prefill", "elementwise_check");
+		rec.checked = checked;
+		rec.wrong = wrong;
+		rec.status = KVW_ST_FAILED;
+		snprintf(rec.reason, sizeof rec.reason, "%ld of %ld values off the double-precision host reference", wrong,
+		         checked);
+		if (!(err = kvw_probe_emit(r, &rec, d)))
+			err = kvw_fail(d, KVW_EVERIFY, "prefill: element-wise kernels wrong, no timing taken");
+		goto out;
+	}
+	KVW_CU(kvw_evtimer_init(&j.t, 0));
+	KVW_CU(cudaMalloc(&j.x, 2 * T * h));
+	KVW_CU(cudaMalloc(&j.xn, 2 * T * h));
+	KVW_CU(cudaMalloc(&j.tmp, 2 * T * h));
+	KVW_CU(cudaMalloc(&j.gamma, 2 * h));
+	KVW_CU(cudaMalloc(&j.qkv, 2 * T * (qd + 2 * kvd)));
+	KVW_CU(cudaMalloc(&j.q, 2 * T * qd));
+	KVW_CU(cudaMalloc(&j.k, 2 * T * kvd));
+	KVW_CU(cudaMalloc(&j.v, 2 * T * kvd));
+	KVW_CU(cudaMalloc(&j.gu, 2 * T * 2 * inter));
+	KVW_CU(cudaMalloc(&j.act, 2 * T * inter));
+	KVW_CU(kvw_fill_bf16(j.x, T * h, 301u, 1.0f, 0));
+	KVW_CU(kvw_fill_bf16(j.tmp, T * h, 302u, 1.0f, 0));
+	KVW_CU(kvw_fill_bf16(j.gamma, h, 303u, 1.0f, 0));
+	KVW_CU(kvw_fill_bf16(j.qkv, T * (qd + 2 * kvd), 304u, 1.0f, 0));
+	KVW_CU(kvw_fill_bf16(j.gu, T * 2 * inter, 305u, 1.0f, 0));
+	KVW_CU(cudaDeviceSynchronize());
+	for (int i = 0; i < nt && !err; i++) {
+		j.tokens = tokens[i];
+		char variant[96];
+		snprintf(variant, sizeof variant, "elementwise_bf16_%s_layer_%ldtok", a->name, tokens[i]);
+		kvw_record rec = kvw_record_new("prefill", variant);
+		rec.iterations = r->quick ? 5 : 20;
+		rec.repetitions = r->quick ? 3 : 5;
+		if ((err = kvw_gbench_measure(variant, time_elementwise, &j, rec.iterations, rec.repetitions, &rec.time_s, d)))
+			break;
+		double us = rec.time_s.median / (double)tokens[i] * 1e6;
+		rec.checked = checked; /* the check of the same kernels, above */
+		json_t *pt = json_object();
+		json_object_set_new(pt, "tokens", json_integer(tokens[i]));
+		json_object_set_new(pt, "us_per_token", kvw_num(us));
+		json_array_append_new(curve, pt);
+		err = kvw_probe_emit(r, &rec, d);
+	}
+out:
+	free_ew(&j);
+	return err;
+}
+
 static bool has_fp8(void)
 {
 	int dev = 0, major = 0, minor = 0;
@@ -501,8 +608,19 @@ static kvw_err prefill_run(kvw_probe_run *r, void *state, kvw_diag *d)
 		json_decref(att);
 		goto out;
 	}
+	/* the element-wise kernels of a SiLU-gated dense layer (validate's layers) */
+	json_t *ew = NULL;
+	if (a->ffn_gated && a->n_experts == 0) {
+		ew = json_array();
+		if ((err = elementwise_curve(r, a, tokens, nt, ew, d))) {
+			json_decref(ew);
+			goto out;
+		}
+	}
 	json_t *pf = json_object();
 	json_object_set_new(pf, "model", json_string(a->name));
+	if (ew)
+		json_object_set_new(pf, "elementwise", ew);
 	json_object_set_new(pf, "dtype", json_string("bf16"));
 	json_object_set_new(pf, "overhead_us", json_integer(0));
 	json_object_set(pf, "gemm", curve);

@@ -104,6 +104,25 @@ static kvw_err read_prefill(const json_t *pf, kvw_profile *p, kvw_diag *d)
 	if ((err = read_curve(json_object_get(pf, "gemm"), "gemm", &p->compute.gemm, d))
 	    || (err = read_curve(json_object_get(pf, "attention"), "attention", &p->compute.attn, d)))
 		return err;
+	/* optional: the layer's element-wise kernels, microseconds per token per
+	 * layer, kept as a rate (token-layers per second) */
+	const json_t *ew = json_object_get(pf, "elementwise");
+	if (ew) {
+		if (!json_is_array(ew) || json_array_size(ew) == 0 || json_array_size(ew) > KVW_MAX_CURVE)
+			return kvw_fail(d, KVW_EINPUT, "prefill.elementwise must be an array of 1 to %d points", KVW_MAX_CURVE);
+		kvw_curve *c = &p->compute.elementwise;
+		size_t i;
+		const json_t *j;
+		json_array_foreach(ew, i, j) {
+			double t, us;
+			if (!pos_num(j, "tokens", &t) || !pos_num(j, "us_per_token", &us))
+				return kvw_fail(d, KVW_EINPUT, "prefill.elementwise[%zu] needs positive \"tokens\" and "
+				                "\"us_per_token\"", i);
+			if (c->n && t <= c->pt[c->n - 1].tokens)
+				return kvw_fail(d, KVW_EINPUT, "prefill.elementwise[%zu]: tokens must increase", i);
+			c->pt[c->n++] = (kvw_curve_pt){ t, 1e6 / us };
+		}
+	}
 	const json_t *ov = json_object_get(pf, "overhead_us");
 	if (ov && (!json_is_number(ov) || !(json_number_value(ov) >= 0) || !isfinite(json_number_value(ov))))
 		return kvw_fail(d, KVW_EINPUT, "prefill.overhead_us must be a number >= 0");

@@ -11,7 +11,8 @@
  *    "links": [{"name", "class": "host|peer|network", "alpha_us",
  *               "bandwidth_GBps", "points", "fit_r2"}],
  *    "prefill": {"model", "dtype", "overhead_us",
- *                "gemm": [{"tokens", "tflops"}], "attention": [{"tokens", "tflops"}]},
+ *                "gemm": [{"tokens", "tflops"}], "attention": [{"tokens", "tflops"}],
+ *                "elementwise": [{"tokens", "us_per_token"}]},    optional, per layer
  *    "hbm": {"copy_GBps", "read_GBps", ...},
  *    "interference": {"compute_slowdown", "copy_slowdown"},
  *    "kv_messages": [{"path", "model", "tokens", "modes": [{"mode", "messages",

@@ -219,6 +219,9 @@ void kvw_setup_describe(const kvw_setup *s, kvw_out *o, bool with_link)
 	             "linear = 2 x active non-embedding params x L, attention = 2 x heads x (d_qk + d_v) x %s pairs; "
 	             "each of the %d tensor-parallel GPUs does 1/%d", s->sc.compute.overhead_s * 1e6,
 	             s->sc.causal ? "causal L(L+1)/2" : "non-causal L^2", s->sc.kv.tp, s->sc.kv.tp);
+	if (s->sc.compute.elementwise.n > 0)
+		kvw_out_note(o, "recompute also counts the layer's element-wise kernels (norms, RoPE + KV write, "
+		             "activation, residual adds) at their measured time per token per layer");
 	if (with_link)
 		kvw_out_note(o, "transfer = %s; GB = 1e9 bytes, one direction; slowdowns compute x%.3g, copy x%.3g",
 		             s->sc.layerwise ? "exposed time after the last layer of a layer-wise pipelined send"

@@ -399,86 +399,17 @@ out:
 	return err;
 }
 
-/* ---- the element-wise kernels against the host, before any timing ---------- */
-
-static float bf(uint16_t b)
-{
-	uint32_t u = (uint32_t)b << 16;
-	float f;
-	memcpy(&f, &u, sizeof f);
-	return f;
-}
-
+/* the element-wise kernels against the host, before any timing */
 static kvw_err check_layer_kernels(kvw_diag *d)
 {
-	enum { T = 24, H = 2, KH = 1, D = 64, ROW = (H + 2 * KH) * D, I = 40 };
-	kvw_err err = KVW_OK;
-	uint16_t *hx = NULL, *hg = NULL, *hy = NULL, *hq = NULL, *hk = NULL, *hv = NULL, *hgu = NULL, *ha = NULL;
-	void *dx = NULL, *dg = NULL, *dy = NULL, *dq = NULL, *dk = NULL, *dv = NULL, *dgu = NULL, *da = NULL;
-	size_t nx = T * ROW, ngu = T * 2 * I;
-	hx = malloc(2 * nx), hg = malloc(2 * ROW), hy = malloc(2 * nx), hq = malloc(2 * T * H * D);
-	hk = malloc(2 * T * KH * D), hv = malloc(2 * T * KH * D), hgu = malloc(2 * ngu), ha = malloc(2 * T * I);
-	if (!hx || !hg || !hy || !hq || !hk || !hv || !hgu || !ha) {
-		err = kvw_fail(d, KVW_ESYS, "out of memory");
-		goto out;
-	}
-	KVW_CU(cudaMalloc(&dx, 2 * nx));
-	KVW_CU(cudaMalloc(&dg, 2 * ROW));
-	KVW_CU(cudaMalloc(&dy, 2 * nx));
-	KVW_CU(cudaMalloc(&dq, 2 * T * H * D));
-	KVW_CU(cudaMalloc(&dk, 2 * T * KH * D));
-	KVW_CU(cudaMalloc(&dv, 2 * T * KH * D));
-	KVW_CU(cudaMalloc(&dgu, 2 * ngu));
-	KVW_CU(cudaMalloc(&da, 2 * T * I));
-	KVW_CU(kvw_fill_bf16(dx, nx, 31u, 2.0f, 0));
-	KVW_CU(kvw_fill_bf16(dg, ROW, 32u, 1.5f, 0));
-	KVW_CU(kvw_fill_bf16(dgu, ngu, 33u, 4.0f, 0));
-	KVW_CU(kvw_rmsnorm(dx, dg, dy, T, ROW, 1e-5f, 0));
-	KVW_CU(kvw_qkv_split(dx, dq, dk, dv, T, H, KH, D, 10000.0f, 0));
-	KVW_CU(kvw_silu_mul(dgu, da, T, I, 0));
-	KVW_CU(cudaMemcpy(hx, dx, 2 * nx, cudaMemcpyDeviceToHost));
-	KVW_CU(cudaMemcpy(hg, dg, 2 * ROW, cudaMemcpyDeviceToHost));
-	KVW_CU(cudaMemcpy(hy, dy, 2 * nx, cudaMemcpyDeviceToHost));
-	KVW_CU(cudaMemcpy(hq, dq, 2 * T * H * D, cudaMemcpyDeviceToHost));
-	KVW_CU(cudaMemcpy(hk, dk, 2 * T * KH * D, cudaMemcpyDeviceToHost));
-	KVW_CU(cudaMemcpy(hv, dv, 2 * T * KH * D, cudaMemcpyDeviceToHost));
-	KVW_CU(cudaMemcpy(hgu, dgu, 2 * ngu, cudaMemcpyDeviceToHost));
-	KVW_CU(cudaMemcpy(ha, da, 2 * T * I, cudaMemcpyDeviceToHost));
-	/* wrong: off by more than bf16 rounding of the result plus 1e-3 absolute */
-	long wrong = 0, checked = 0;
-#define WRONG(got, want) (checked++, wrong += !(fabs((double)(got) - (want)) <= fabs(want) / 128 + 1e-3))
-	for (int t = 0; t < T; t++) {
-		double ss = 0;
-		for (int i = 0; i < ROW; i++)
-			ss += (double)bf(hx[t * ROW + i]) * bf(hx[t * ROW + i]);
-		double inv = 1 / sqrt(ss / ROW + 1e-5);
-		for (int i = 0; i < ROW; i++)
-			WRONG(bf(hy[t * ROW + i]), bf(hx[t * ROW + i]) * inv * bf(hg[i]));
-		for (int hh = 0; hh < H + 2 * KH; hh++)
-			for (int p = 0; p < D / 2; p++) {
-				double a = bf(hx[t * ROW + hh * D + p]), b = bf(hx[t * ROW + hh * D + p + D / 2]);
-				double ang = t * pow(10000.0, -2.0 * p / D), c = cos(ang), s = sin(ang);
-				const uint16_t *dst = hh < H ? hq + (t * H + hh) * D : hh < H + KH ? hk + (t * KH + hh - H) * D
-				                                                               : hv + (t * KH + hh - H - KH) * D;
-				bool rope = hh < H + KH;
-				WRONG(bf(dst[p]), rope ? a * c - b * s : a);
-				WRONG(bf(dst[p + D / 2]), rope ? b * c + a * s : b);
-			}
-		for (int i = 0; i < I; i++) {
-			double g = bf(hgu[t * 2 * I + i]), u = bf(hgu[t * 2 * I + I + i]);
-			WRONG(bf(ha[t * I + i]), g / (1 + exp(-g)) * u);
-		}
-	}
-#undef WRONG
+	long checked = 0, wrong = 0;
+	cudaError_t e = kvw_layer_check(&checked, &wrong);
+	if (e != cudaSuccess)
+		return kvw_fail(d, KVW_EDRIVER, "validate: the element-wise kernel check failed: %s", cudaGetErrorString(e));
 	if (wrong)
-		err = kvw_fail(d, KVW_EVERIFY, "validate: the layer's element-wise kernels are wrong on %ld of %ld "
-		               "values against the host; nothing timed", wrong, checked);
-out:
-	free(hx), free(hg), free(hy), free(hq), free(hk), free(hv), free(hgu), free(ha);
-	void *bufs[] = { dx, dg, dy, dq, dk, dv, dgu, da };
-	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
-		cudaFree(bufs[i]);
-	return err;
+		return kvw_fail(d, KVW_EVERIFY, "validate: the layer's element-wise kernels are wrong on %ld of %ld "
+		                "values against the host; nothing timed", wrong, checked);
+	return KVW_OK;
 }
 
 /* ---- the run --------------------------------------------------------------------- */

@@ -82,6 +82,9 @@ cudaError_t kvw_qkv_split(const void *qkv, void *q, void *k, void *v, long token
                           int head_dim, float rope_theta, cudaStream_t s);
 cudaError_t kvw_silu_mul(const void *gate_up, void *act, long tokens, long intermediate, cudaStream_t s);
 cudaError_t kvw_add(void *x, const void *y, size_t n, cudaStream_t s);
+/* the four against a double-precision host reference on a small layer
+ * (layer_check.c): values checked and wrong */
+cudaError_t kvw_layer_check(long *checked, long *wrong);
 
 #ifdef __cplusplus
 }

@@ -154,6 +154,11 @@ typedef struct kvw_curve {
 typedef struct kvw_compute {
 	kvw_curve gemm;
 	kvw_curve attn;
+	/* the layer's other kernels (norms, RoPE and the KV write, activation,
+	 * residual adds), memory-bound: an achieved rate in token-layers per
+	 * second versus tokens (in the curve's .flops); n == 0 and constant
+	 * 0: not counted */
+	kvw_curve elementwise;
 	double overhead_s; /* fixed cost of one prefill (launches, sync) */
 } kvw_compute;
 

@@ -59,12 +59,16 @@ double kvw_pipeline_exposed_uniform(int n, double c, double x)
 	return x + (n - 1) * fmax(0.0, x - c);
 }
 
-/* compute seconds of one layer of group g (one GPU, no overhead) */
+/* compute seconds of one layer of group g (one GPU, no overhead); the
+ * element-wise kernels, when measured, at their token-layer rate (split
+ * over the tensor-parallel GPUs like the rest: most of their traffic is
+ * in the sharded Q/K/V and FFN activations) */
 static double group_compute_s(const kvw_scenario *s, int g, double L, double rg, double ra)
 {
 	const kvw_arch *a = s->arch;
+	double re = kvw_curve_at(&s->compute.elementwise, L);
 	return (kvw_group_linear_flops(a, g, L) / rg
-	        + kvw_group_attn_flops(a, g, L, s->causal) / ra) / s->kv.tp;
+	        + kvw_group_attn_flops(a, g, L, s->causal) / ra + (re > 0 ? L / re : 0)) / s->kv.tp;
 }
 
 double kvw_recompute_s(const kvw_scenario *s, double L)

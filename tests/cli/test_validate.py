@@ -72,7 +72,7 @@ def exact(tmp):
     truth = make_doc.root(lambda L: m.recompute(L) - m.transfer("tcp_loopback_gpu_staged_4streams", L), 128, 131072)
     pred, meas = p["predicted"]["crossovers"][0], p["measured"]["crossovers"][0]
     check(abs(pred - truth) / truth < 1e-5, f"predicted L* {pred:.1f} = the independent root {truth:.1f}")
-    check(abs(meas - truth) / truth < 0.02, f"measured L* {meas:.1f} from the 2x grid within 2% of {truth:.1f}")
+    check(abs(meas - truth) / truth < 0.03, f"measured L* {meas:.1f} from the 2x grid within 3% of {truth:.1f}")
     check(abs(p["crossover_error"] - (pred - meas) / meas) < 1e-9, "crossover_error = (pred - meas) / meas")
     check(an.get("pairs_with_crossover") == 1, "one pair crosses")
     check(doc.get("schema") == "kvwall.validate/1", "JSON envelope schema")
@@ -100,17 +100,17 @@ def perturbed(tmp):
     # the measured L* moves: slower recompute crosses earlier
     q = pair(an, "llama-3-8b", "tcp_gpu_staged")
     check(q["measured"]["crossovers"][0] < q["predicted"]["crossovers"][0], "slower recompute: earlier L*")
-    rc, an, _, _ = analysis(path, "--tolerance", "80%")
-    check(rc == 0 and an.get("pass") is True, "--tolerance 80% lets it pass")
-    # only times below 1024 tokens off: not gated
+    rc, an, _, _ = analysis(path, "--tolerance", "100%")
+    check(rc == 0 and an.get("pass") is True, "--tolerance 100% lets it pass")
+    # only times below 1024 tokens off (recompute faster there, so no extra crossing): not gated
     doc = make_doc.document(CATALOG)
     for m in doc["models"][:2]:
         for pt in m["recompute"][:3]:
-            pt["seconds"] *= 2
+            pt["seconds"] *= 0.8
     rc, an, _, _ = analysis(write(tmp, "short.json", doc))
     p = pair(an, "llama-3-8b", "pinned_h2d")
-    check(rc == 0 and abs(p["points"][0]["recompute_error"] + 0.5) < 1e-9,
-          "errors below 1024 tokens are reported (-50%) but not gated")
+    check(rc == 0 and abs(p["points"][0]["recompute_error"] - 0.25) < 1e-9,
+          "errors below 1024 tokens are reported (+25%) but not gated")
     # no pair crosses: L* untested counts as a miss
     doc = make_doc.document(CATALOG)
     for m in doc["models"][:2]:  # keep only the pinned path, which never crosses here
@@ -171,6 +171,8 @@ def bad_input(tmp, good):
         ("zero tokens", lambda d: d["models"][1]["transfers"][0]["points"][0].update(tokens=0), "points[0]"),
         ("tokens not ascending", lambda d: d["models"][0]["recompute"][3].update(tokens=100), "ascend"),
         ("no prefill", lambda d: d["models"][0].pop("prefill"), "prefill"),
+        ("bad elementwise", lambda d: d["models"][0]["prefill"]["elementwise"][0].update(us_per_token=-1),
+         "prefill.elementwise[0]"),
         ("unknown link", lambda d: d["models"][0]["transfers"][0].update(profile_link="nvlink9"), "nvlink9"),
         ("unknown model", lambda d: d["models"][0].update(model="gpt-17"), "gpt-17"),
         ("prefix past tokens", lambda d: d["models"][0]["splits"][0].update(prefix=99999), "prefix"),

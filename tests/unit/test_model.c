@@ -169,6 +169,27 @@ static void test_crossover(void)
 	CHECK_NEAR(x.roots[0], root, 1e-3);
 }
 
+/* The layer's element-wise kernels at a measured token-layer rate. */
+static void test_elementwise(void)
+{
+	kvw_arch l8 = load("llama-3-8b");
+	kvw_scenario s = given(&l8, 1000, 1, 0);
+	double r0 = kvw_recompute_s(&s, 1000);
+	s.compute.elementwise.constant = 1e6; /* 1 us per token per layer */
+	CHECK_NEAR(kvw_recompute_s(&s, 1000) - r0, 32 * 1000 / 1e6, 1e-9);
+	double c[32], x[32];
+	kvw_layerwise_times(&s, 1000, c, x);
+	CHECK_NEAR(c[0] * 32, kvw_recompute_s(&s, 1000), 1e-12); /* each layer carries its share */
+	s.kv.tp = 2;
+	CHECK_NEAR(kvw_recompute_s(&s, 1000), (r0 + 0.032) / 2, 1e-9);
+	/* a measured curve: 2 us per token-layer at 128 tokens, 1 us at 2048, log-interpolated */
+	s.kv.tp = 1;
+	s.compute.elementwise = (kvw_curve){ .n = 2, .pt = { { 128, 5e5 }, { 2048, 1e6 } } };
+	CHECK_NEAR(kvw_recompute_s(&s, 512) - kvw_recompute_s(&(kvw_scenario){ .arch = &l8, .kv = { KVW_DT_BF16, 1 },
+	           .causal = true, .compute = { .gemm = s.compute.gemm, .attn = s.compute.attn } }, 512),
+	           32 * 512 / 7.5e5, 1e-9);
+}
+
 /* Crossings of sampled curves (what kvwall validate measures). */
 static void test_crossover_sampled(void)
 {
@@ -306,6 +327,7 @@ int main(void)
 	test_pipeline();
 	test_crossover();
 	test_crossover_sampled();
+	test_elementwise();
 	test_threshold_and_split();
 	test_messages();
 	test_curve_decode();

@@ -2,17 +2,19 @@
 """A SYNTHETIC kvwall.validation/1 document for the tests of `kvwall validate
 --from`: "measured" times computed here, independently of kvwall, from the
 physics conventions of DESIGN.md (dense Llama layers, bf16 KV, causal
-attention, one message per layer) on a made-up profile, then multiplied by
+attention, element-wise kernels at a per-token rate, one message per layer) on a made-up profile, then multiplied by
 chosen factors.  The numbers are not measurements; the document says so.
 
     python3 make_doc.py CATALOG_DIR OUT.json [--recompute-factor F] [--transfer-factor F]
 """
 import argparse
 import json
+import math
 import os
 
 GEMM_TFLOPS = 600.0
 ATTN_TFLOPS = 400.0
+ELEMENTWISE_US = (0.08, 0.05)  # per token per layer at 128 and 131072 tokens (log-interpolated)
 LINKS = {  # name: (alpha_us, GB/s)
     "pcie_h2d_pinned": (10.0, 50.0),
     "tcp_loopback_gpu_staged_4streams": (60.0, 3.0),
@@ -21,6 +23,14 @@ PATHS = {"pinned_h2d": "pcie_h2d_pinned", "tcp_gpu_staged": "tcp_loopback_gpu_st
 SLOWDOWN = {"compute_slowdown": 1.05, "copy_slowdown": 1.10}
 TOKENS = [128 << i for i in range(11)]  # 128 .. 131072
 MODELS = ["llama-2-7b", "llama-3-8b"]
+
+
+def elementwise_rate(L):
+    """token-layers per second, linear in log L between the two points"""
+    lo, hi = 1e6 / ELEMENTWISE_US[0], 1e6 / ELEMENTWISE_US[1]
+    L = min(max(L, 128), 131072)
+    t = math.log(L / 128) / math.log(131072 / 128)
+    return lo + t * (hi - lo)
 
 
 class Dense:
@@ -42,7 +52,7 @@ class Dense:
     def recompute(self, L):
         linear = 2 * self.params * L
         attn = self.layers * 2 * self.heads * (2 * self.d) * L * (L + 1) / 2
-        return linear / (GEMM_TFLOPS * 1e12) + attn / (ATTN_TFLOPS * 1e12)
+        return linear / (GEMM_TFLOPS * 1e12) + attn / (ATTN_TFLOPS * 1e12) + self.layers * L / elementwise_rate(L)
 
     def transfer(self, link, L):
         alpha_us, gbps = LINKS[link]
@@ -76,7 +86,9 @@ def document(catalog, recompute_factor=1.0, transfer_factor=1.0):
         m = Dense(catalog, name)
         prefill = {"model": name, "dtype": "bf16", "overhead_us": 0,
                    "gemm": [{"tokens": 128, "tflops": GEMM_TFLOPS}, {"tokens": 131072, "tflops": GEMM_TFLOPS}],
-                   "attention": [{"tokens": 128, "tflops": ATTN_TFLOPS}, {"tokens": 131072, "tflops": ATTN_TFLOPS}]}
+                   "attention": [{"tokens": 128, "tflops": ATTN_TFLOPS}, {"tokens": 131072, "tflops": ATTN_TFLOPS}],
+                   "elementwise": [{"tokens": 128, "us_per_token": ELEMENTWISE_US[0]},
+                                   {"tokens": 131072, "us_per_token": ELEMENTWISE_US[1]}]}
         models.append({
             "model": name, "status": "ok", "layers": m.layers, "distinct_layers": m.layers, "prefill": prefill,
             "recompute": [{"tokens": L, "seconds": m.recompute(L) * recompute_factor} for L in TOKENS],
