@@ -553,7 +553,15 @@ static kvw_err measure_all(const kvw_args *a, int argc, char **argv, const char 
 	if (err)
 		return err;
 	kvw_args pa = *a;
-	pa.model = models[0];
+	pa.model = NULL; /* the probes' model: the first buildable one */
+	kvw_arch *first = malloc(sizeof *first);
+	char why[256];
+	for (int m = 0; first && m < nm && !pa.model; m++)
+		if (!kvw_catalog_model(models[m], first, d) && !unbuildable(first, why, sizeof why))
+			pa.model = models[m];
+	free(first);
+	if (!pa.model)
+		return kvw_fail(d, KVW_EUSAGE, "validate: none of the models can be built");
 	pa.no_kv = false;
 	pa.streams = 4;
 	kvw_probe_run r = { .quick = v->quick, .args = &pa, .profile = kvw_profile_new(argc, argv) };
@@ -576,7 +584,6 @@ static kvw_err measure_all(const kvw_args *a, int argc, char **argv, const char 
 			free(arch);
 			break;
 		}
-		char why[256];
 		if (unbuildable(arch, why, sizeof why)) {
 			json_object_set_new(entry, "status", json_string("skipped"));
 			json_object_set_new(entry, "reason", json_string(why));
@@ -592,7 +599,9 @@ static kvw_err measure_all(const kvw_args *a, int argc, char **argv, const char 
 			break;
 		}
 		json_object_set(entry, "prefill", json_object_get(r.profile, "prefill"));
+		json_object_set(entry, "prefill_gemm", json_object_get(r.profile, "prefill_gemm"));
 		json_object_del(r.profile, "prefill");
+		json_object_del(r.profile, "prefill_gemm");
 		json_object_set_new(entry, "status", json_string("ok"));
 		err = measure_model(v, arch, entry, d);
 		free(arch);
