@@ -27,7 +27,7 @@ static const kvw_opt opts[] = {
 	{ "link", KVW_OPT_LIST, KVW_ARG(links), NULL, 0, 0,
 	  "transfer path, repeatable: pinned_h2d, pageable_h2d, tcp_gpu_staged, d2d [default all]" },
 	{ "min-ctx", KVW_OPT_LONG, KVW_ARG(min_ctx), "128", 16, 1L << 20, "shortest prompt, tokens" },
-	{ "max-ctx", KVW_OPT_LONG, KVW_ARG(max_ctx), "131072", 16, 1L << 20, "longest prompt, tokens (powers of two between)" },
+	{ "max-ctx", KVW_OPT_LONG, KVW_ARG(max_ctx), "131072", 16, 1L << 20, "longest prompt, tokens (prompts double from --min-ctx)" },
 	{ "quick", KVW_OPT_FLAG, KVW_ARG(quick), NULL, 0, 0, "fewer repetitions, prompts up to 32768 tokens" },
 	{ "tolerance", KVW_OPT_STR, KVW_ARG(tolerance), "10%", 0, 0, "target for every error (10% or 0.1)" },
 	{ "from", KVW_OPT_STR, KVW_ARG(from), NULL, 0, 0, "re-analyse a validation.json instead of measuring" },
