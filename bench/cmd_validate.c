@@ -207,6 +207,18 @@ static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 	if (json_integer_value(json_object_get(an, "pairs_with_crossover")) == 0)
 		kvw_out_note(&o, "no (model, path) pair crossed inside the range: L* was not tested (add a slower path or "
 		             "a longer range)");
+	/* what each miss is made of */
+	size_t i;
+	const json_t *p;
+	json_array_foreach(json_object_get(an, "pairs"), i, p) {
+		if (json_is_true(json_object_get(p, "pass")))
+			continue;
+		const json_t *rf = json_object_get(p, "recompute_fit"), *tf = json_object_get(p, "transfer_fit");
+		kvw_out_note(&o, "%s over %s: measured recompute ~ %.3f ms + %.3f x predicted; transfer ~ %.3f ms + %.3f x "
+		             "predicted (a fixed term: overheads the model leaves out; a scale: a rate it has wrong)",
+		             json_string_value(json_object_get(p, "model")), json_string_value(json_object_get(p, "path")),
+		             1e3 * num(rf, "overhead_s"), num(rf, "scale"), 1e3 * num(tf, "overhead_s"), num(tf, "scale"));
+	}
 	pairs_table(an, &o);
 	err = kvw_out_emit(&o, a, argc, argv, d);
 	kvw_out_free(&o);

@@ -19,7 +19,7 @@
 
 #define KVW_OUT_MAX_FIELDS 48
 #define KVW_OUT_MAX_COLS 16
-#define KVW_OUT_MAX_NOTES 12
+#define KVW_OUT_MAX_NOTES 24
 
 typedef struct kvw_field {
 	const char *key;   /* JSON / CSV name */

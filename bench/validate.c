@@ -114,6 +114,43 @@ static void miss(pair_ctx *c, const char *fmt, double a, double b)
 	snprintf(c->why, sizeof c->why, fmt, a, b);
 }
 
+/* What a miss is made of: measured ~ overhead + scale x predicted, fitted
+ * over every point with relative weights (1 / measured^2).  A fixed
+ * overhead points at launches and synchronisation the model leaves out, a
+ * scale off 1 at a rate (efficiency curve, bandwidth) it has wrong.  NAN
+ * when the points cannot separate the two. */
+static json_t *residual_fit(int n, const double *pred, const double *meas)
+{
+	double sw = 0, sp = 0, spp = 0, sm = 0, smp = 0;
+	for (int i = 0; i < n; i++) {
+		double w = 1 / (meas[i] * meas[i]);
+		sw += w, sp += w * pred[i], spp += w * pred[i] * pred[i], sm += w * meas[i], smp += w * meas[i] * pred[i];
+	}
+	double det = sw * spp - sp * sp, o = NAN, k = NAN;
+	if (n >= 2 && det > 1e-12 * sw * spp) {
+		o = (sm * spp - sp * smp) / det;
+		k = (sw * smp - sp * sm) / det;
+	}
+	json_t *f = json_object();
+	json_object_set_new(f, "overhead_s", kvw_num(o));
+	json_object_set_new(f, "scale", kvw_num(k));
+	return f;
+}
+
+static json_t *fit_points(const json_t *pts, const char *pred_key, const char *meas_key)
+{
+	double p[MAX_POINTS], m[MAX_POINTS];
+	int n = 0;
+	size_t i;
+	const json_t *pt;
+	json_array_foreach(pts, i, pt) {
+		const json_t *a = json_object_get(pt, pred_key), *b = json_object_get(pt, meas_key);
+		if (n < MAX_POINTS && json_is_number(a) && json_is_number(b))
+			p[n] = json_number_value(a), m[n++] = json_number_value(b);
+	}
+	return residual_fit(n, p, m);
+}
+
 /* times on the shared token grid, and the worst gated error */
 static json_t *pair_points(pair_ctx *c, double *max_err)
 {
@@ -303,6 +340,8 @@ static kvw_err analyse_model(const json_t *doc, const json_t *m, const char *whe
 		json_object_set_new(o, "crossover_error", pair_crossover(&c, o, &meas));
 		*with_crossover += meas.n_roots > 0;
 		json_object_set_new(o, "max_time_error", kvw_num(max_err));
+		json_object_set_new(o, "recompute_fit", fit_points(pts, "recompute_predicted_s", "recompute_measured_s"));
+		json_object_set_new(o, "transfer_fit", fit_points(pts, "transfer_predicted_s", "transfer_measured_s"));
 		json_object_set_new(o, "points", pts);
 		if (splits && (err = pair_splits(&c, splits, where, &sp, d))) {
 			json_decref(sp);

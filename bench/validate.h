@@ -25,6 +25,8 @@
  *               "measured": {"regime", "crossovers": [...]},
  *               "predicted": {"regime", "crossovers": [...]},
  *               "crossover_error", "max_time_error", "pass", "why",
+ *               "recompute_fit", "transfer_fit": {"overhead_s", "scale"}:
+ *                   measured ~ overhead + scale x predicted over all points,
  *               "points": [{"tokens", "recompute_measured_s", "recompute_predicted_s",
  *                           "recompute_error", "transfer_measured_s",
  *                           "transfer_predicted_s", "transfer_error"}],

@@ -97,6 +97,23 @@ def perturbed(tmp):
     check(abs(p["max_time_error"] - 0.2) < 1e-9, f"worst error 20% ({p.get('max_time_error')})")
     check("recompute at 1024 tokens" in (p.get("why") or ""), f"first miss named: {p.get('why')}")
     check(err.count("\n") == 1 and "missed the 0.1 target" in err, f"one-line reason: {err.strip()}")
+    # what the miss is made of: a scale of 1.25 on recompute, no fixed term
+    f = p.get("recompute_fit", {})
+    check(abs(f.get("scale", 0) - 1.25) < 1e-6 and abs(f.get("overhead_s", 1)) < 1e-9,
+          f"residual fit finds the 1.25 scale: {f}")
+    check(any("recompute ~ 0.000 ms + 1.250 x predicted" in n for n in analysis(path)[2].get("notes", [])),
+          "the fit is in a note")
+    # a fixed 2 ms per prefill (launches): the fit finds the overhead, scale 1
+    doc = make_doc.document(CATALOG)
+    for m in doc["models"][:2]:
+        for pt in m["recompute"]:
+            pt["seconds"] += 2e-3
+    rc, an, _, _ = analysis(write(tmp, "overhead.json", doc))
+    f = pair(an, "llama-2-7b", "pinned_h2d").get("recompute_fit", {})
+    check(abs(f.get("overhead_s", 0) - 2e-3) < 1e-9 and abs(f.get("scale", 0) - 1) < 1e-9,
+          f"residual fit finds a 2 ms overhead: {f}")
+    f = pair(an, "llama-2-7b", "pinned_h2d").get("transfer_fit", {})
+    check(abs(f.get("overhead_s", 1)) < 1e-12 and abs(f.get("scale", 0) - 1) < 1e-9, f"transfer fit exact: {f}")
     # the measured L* moves: slower recompute crosses earlier
     q = pair(an, "llama-3-8b", "tcp_gpu_staged")
     check(q["measured"]["crossovers"][0] < q["predicted"]["crossovers"][0], "slower recompute: earlier L*")
