@@ -231,6 +231,13 @@ def plot_times(res, model):
     return _png(fig, res["dir"], f"times-{model}.png")
 
 
+def _fit(f):
+    """measured ~ overhead + scale x predicted, as text"""
+    if not f or f.get("overhead_s") is None or f.get("scale") is None:
+        return ""
+    return f"{f['overhead_s'] * 1e3:.2f} ms + {f['scale']:.3f} x predicted"
+
+
 def validation_rows(res):
     v = res["validation"]
     if not v:
@@ -245,7 +252,8 @@ def validation_rows(res):
                      or p["predicted"]["regime"],
                      "crossover_error": p.get("crossover_error"), "max_time_error": p.get("max_time_error"),
                      "split_error": max(splits) if splits else None, "pass": "yes" if p["pass"] else "NO",
-                     "why": p.get("why") or ""})
+                     "why": p.get("why") or "", "recompute_fit": _fit(p.get("recompute_fit")),
+                     "transfer_fit": _fit(p.get("transfer_fit"))})
     return rows
 
 
@@ -431,7 +439,8 @@ def render(res):
                                     ("measured", "L* measured"), ("predicted", "L* predicted"),
                                     ("crossover_error", "L* error"), ("max_time_error", "worst |time error|"),
                                     ("split_error", "worst |split error|"), ("pass", "within target"),
-                                    ("why", "first miss")], "validation",
+                                    ("why", "first miss"), ("recompute_fit", "measured recompute ~"),
+                                    ("transfer_fit", "measured transfer ~")], "validation",
                             lambda r: "failed" if r["pass"] != "yes" else ""))
         an = v["analysis"]
         parts.append(f"<p class=note>{html.escape(v.get('label') or '')}. Error = (predicted - measured) / measured; "
