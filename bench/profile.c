@@ -78,7 +78,10 @@ static kvw_err read_links(const json_t *arr, kvw_profile *p, kvw_diag *d)
 	return KVW_OK;
 }
 
-static kvw_err read_curve(const json_t *arr, const char *what, kvw_curve *c, kvw_diag *d)
+/* prefill.<what>: [{"tokens", key}] with tokens increasing; each value
+ * becomes a rate, v x scale (rates), or scale / v (times per token) */
+static kvw_err read_curve(const json_t *arr, const char *what, const char *key, double scale, bool per_token,
+                          kvw_curve *c, kvw_diag *d)
 {
 	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > KVW_MAX_CURVE)
 		return kvw_fail(d, KVW_EINPUT, "prefill.%s must be an array of 1 to %d points", what, KVW_MAX_CURVE);
@@ -86,12 +89,12 @@ static kvw_err read_curve(const json_t *arr, const char *what, kvw_curve *c, kvw
 	size_t i;
 	const json_t *j;
 	json_array_foreach(arr, i, j) {
-		double t, tf;
-		if (!pos_num(j, "tokens", &t) || !pos_num(j, "tflops", &tf))
-			return kvw_fail(d, KVW_EINPUT, "prefill.%s[%zu] needs positive \"tokens\" and \"tflops\"", what, i);
+		double t, v;
+		if (!pos_num(j, "tokens", &t) || !pos_num(j, key, &v))
+			return kvw_fail(d, KVW_EINPUT, "prefill.%s[%zu] needs positive \"tokens\" and \"%s\"", what, i, key);
 		if (c->n && t <= c->pt[c->n - 1].tokens)
 			return kvw_fail(d, KVW_EINPUT, "prefill.%s[%zu]: tokens must increase", what, i);
-		c->pt[c->n++] = (kvw_curve_pt){ t, tf * 1e12 };
+		c->pt[c->n++] = (kvw_curve_pt){ t, per_token ? scale / v : v * scale };
 	}
 	return KVW_OK;
 }
@@ -101,28 +104,14 @@ static kvw_err read_prefill(const json_t *pf, kvw_profile *p, kvw_diag *d)
 	if (!pf)
 		return KVW_OK;
 	kvw_err err;
-	if ((err = read_curve(json_object_get(pf, "gemm"), "gemm", &p->compute.gemm, d))
-	    || (err = read_curve(json_object_get(pf, "attention"), "attention", &p->compute.attn, d)))
+	if ((err = read_curve(json_object_get(pf, "gemm"), "gemm", "tflops", 1e12, false, &p->compute.gemm, d))
+	    || (err = read_curve(json_object_get(pf, "attention"), "attention", "tflops", 1e12, false, &p->compute.attn, d)))
 		return err;
 	/* optional: the layer's element-wise kernels, microseconds per token per
 	 * layer, kept as a rate (token-layers per second) */
 	const json_t *ew = json_object_get(pf, "elementwise");
-	if (ew) {
-		if (!json_is_array(ew) || json_array_size(ew) == 0 || json_array_size(ew) > KVW_MAX_CURVE)
-			return kvw_fail(d, KVW_EINPUT, "prefill.elementwise must be an array of 1 to %d points", KVW_MAX_CURVE);
-		kvw_curve *c = &p->compute.elementwise;
-		size_t i;
-		const json_t *j;
-		json_array_foreach(ew, i, j) {
-			double t, us;
-			if (!pos_num(j, "tokens", &t) || !pos_num(j, "us_per_token", &us))
-				return kvw_fail(d, KVW_EINPUT, "prefill.elementwise[%zu] needs positive \"tokens\" and "
-				                "\"us_per_token\"", i);
-			if (c->n && t <= c->pt[c->n - 1].tokens)
-				return kvw_fail(d, KVW_EINPUT, "prefill.elementwise[%zu]: tokens must increase", i);
-			c->pt[c->n++] = (kvw_curve_pt){ t, 1e6 / us };
-		}
-	}
+	if (ew && (err = read_curve(ew, "elementwise", "us_per_token", 1e6, true, &p->compute.elementwise, d)))
+		return err;
 	const json_t *ov = json_object_get(pf, "overhead_us");
 	if (ov && (!json_is_number(ov) || !(json_number_value(ov) >= 0) || !isfinite(json_number_value(ov))))
 		return kvw_fail(d, KVW_EINPUT, "prefill.overhead_us must be a number >= 0");

@@ -99,7 +99,8 @@ static double rel_err(double predicted, double measured)
 
 typedef struct pair_ctx {
 	const char *model, *path, *link;
-	const series *rec, *xfer;
+	const series *xfer;
+	const double *rec_at; /* measured recompute at each of xfer's token counts */
 	const kvw_setup *s;
 	double tolerance;
 	char why[400];
@@ -157,12 +158,9 @@ static json_t *pair_points(pair_ctx *c, double *max_err)
 	json_t *pts = json_array();
 	*max_err = 0;
 	for (int i = 0; i < c->xfer->n; i++) {
-		double L = c->xfer->tokens[i], rm = NAN;
-		for (int j = 0; j < c->rec->n; j++)
-			if (c->rec->tokens[j] == L)
-				rm = c->rec->seconds[j];
+		double L = c->xfer->tokens[i], rm = c->rec_at[i];
 		double rp = kvw_recompute_s(&c->s->sc, L), tm = c->xfer->seconds[i], tp = kvw_transfer_s(&c->s->sc, L);
-		double re = isnan(rm) ? NAN : rel_err(rp, rm), te = rel_err(tp, tm);
+		double re = rel_err(rp, rm), te = rel_err(tp, tm);
 		json_t *o = json_object();
 		json_object_set_new(o, "tokens", json_integer((json_int_t)L));
 		json_object_set_new(o, "recompute_measured_s", kvw_num(rm));
@@ -174,11 +172,11 @@ static json_t *pair_points(pair_ctx *c, double *max_err)
 		json_array_append_new(pts, o);
 		if (L < KVW_VALIDATE_GATED_FROM)
 			continue;
-		if (isfinite(re) && fabs(re) > *max_err)
+		if (fabs(re) > *max_err)
 			*max_err = fabs(re);
 		if (fabs(te) > *max_err)
 			*max_err = fabs(te);
-		if (isfinite(re) && fabs(re) > c->tolerance)
+		if (fabs(re) > c->tolerance)
 			miss(c, "recompute at %.0f tokens off by %+.1f%%", L, 100 * re);
 		if (fabs(te) > c->tolerance)
 			miss(c, "transfer at %.0f tokens off by %+.1f%%", L, 100 * te);
@@ -190,16 +188,10 @@ static json_t *pair_points(pair_ctx *c, double *max_err)
  * both were measured, against the model's over the same range */
 static json_t *pair_crossover(pair_ctx *c, json_t *o, kvw_crossover *meas)
 {
-	double L[MAX_POINTS], r[MAX_POINTS], t[MAX_POINTS];
-	int n = 0;
-	for (int i = 0; i < c->xfer->n; i++)
-		for (int j = 0; j < c->rec->n; j++)
-			if (c->rec->tokens[j] == c->xfer->tokens[i]) {
-				L[n] = c->xfer->tokens[i], r[n] = c->rec->seconds[j], t[n++] = c->xfer->seconds[i];
-				break;
-			}
+	int n = c->xfer->n;
+	const double *L = c->xfer->tokens;
 	kvw_crossover pred;
-	kvw_crossover_sampled(n, L, r, t, meas);
+	kvw_crossover_sampled(n, L, c->rec_at, c->xfer->seconds, meas);
 	kvw_crossover_find(&c->s->sc, L[0], L[n - 1], &pred);
 	json_object_set_new(o, "measured", regime_json(meas));
 	json_object_set_new(o, "predicted", regime_json(&pred));
@@ -297,10 +289,12 @@ static kvw_err analyse_model(const json_t *doc, const json_t *m, const char *whe
 		snprintf(pts_at, sizeof pts_at, "%s.points", at);
 		if ((err = read_series(json_object_get(x, "points"), pts_at, &xs, d)))
 			break;
+		double rec_at[MAX_POINTS];
 		for (int k = 0; k < xs.n && !err; k++) {
 			bool found = false;
-			for (int j = 0; j < rec.n; j++)
-				found |= rec.tokens[j] == xs.tokens[k];
+			for (int j = 0; j < rec.n && !found; j++)
+				if ((found = rec.tokens[j] == xs.tokens[k]))
+					rec_at[k] = rec.seconds[j];
 			if (!found)
 				err = kvw_fail(d, KVW_EINPUT, "%s: %.0f tokens has no recompute measurement to compare with", pts_at,
 				               xs.tokens[k]);
@@ -323,7 +317,7 @@ static kvw_err analyse_model(const json_t *doc, const json_t *m, const char *whe
 			err = fail_at(d, where, "no 'prefill' curve: the prediction needs this model's measured prefill");
 			break;
 		}
-		pair_ctx c = { .model = name, .path = path, .link = link, .rec = &rec, .xfer = &xs, .s = s,
+		pair_ctx c = { .model = name, .path = path, .link = link, .xfer = &xs, .rec_at = rec_at, .s = s,
 		               .tolerance = tolerance, .pass = true };
 		json_t *o = json_object(), *sp = NULL;
 		json_object_set_new(o, "model", json_string(name));

@@ -546,12 +546,15 @@ out:
 	return err;
 }
 
-static kvw_err measure_all(const kvw_args *a, int argc, char **argv, const char **models, int nm, vrun *v,
-                           json_t *doc, kvw_diag *d)
+/* profile: a new profile object; the document takes it over */
+static kvw_err measure_all(const kvw_args *a, const char **models, int nm, vrun *v, json_t *profile, json_t *doc,
+                           kvw_diag *d)
 {
 	kvw_err err = check_layer_kernels(d);
-	if (err)
+	if (err) {
+		json_decref(profile);
 		return err;
+	}
 	kvw_args pa = *a;
 	pa.model = NULL; /* the probes' model: the first buildable one */
 	kvw_arch *first = malloc(sizeof *first);
@@ -560,11 +563,13 @@ static kvw_err measure_all(const kvw_args *a, int argc, char **argv, const char 
 		if (!kvw_catalog_model(models[m], first, d) && !unbuildable(first, why, sizeof why))
 			pa.model = models[m];
 	free(first);
-	if (!pa.model)
+	if (!pa.model) {
+		json_decref(profile);
 		return kvw_fail(d, KVW_EUSAGE, "validate: none of the models can be built");
+	}
 	pa.no_kv = false;
 	pa.streams = 4;
-	kvw_probe_run r = { .quick = v->quick, .args = &pa, .profile = kvw_profile_new(argc, argv) };
+	kvw_probe_run r = { .quick = v->quick, .args = &pa, .profile = profile };
 	v->profile = r.profile;
 	json_object_set_new(r.profile, "label", json_string("measured by kvwall validate"));
 	static const char *const probes[] = { "hbm", "host_link", "tcp", "overlap" };
@@ -663,23 +668,15 @@ kvw_err kvw_validate_measure(const kvw_args *a, int argc, char **argv, json_t **
 	memcpy(v.paths, paths, sizeof paths);
 	for (long L = lo; L <= hi && v.nt < 32; L *= 2)
 		v.tokens[v.nt++] = L;
-	json_t *doc = json_object(), *tool = json_object();
-	char stamp[32], cmd[2048] = "kvwall";
-	time_t now_t = time(NULL);
-	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now_t));
-	size_t used = strlen(cmd);
-	for (int i = 0; i < argc && used < sizeof cmd; i++)
-		used += (size_t)snprintf(cmd + used, sizeof cmd - used, " %s", argv[i]);
+	/* the document shares the profile's provenance: tool, time, command, host */
+	json_t *doc = json_object(), *profile = kvw_profile_new(argc, argv);
 	json_object_set_new(doc, "schema", json_string(KVW_VALIDATE_SCHEMA));
-	json_object_set_new(tool, "name", json_string("kvwall"));
-	json_object_set_new(tool, "version", json_string(KVW_VERSION));
-	json_object_set_new(doc, "tool", tool);
-	json_object_set_new(doc, "created_utc", json_string(stamp));
-	json_object_set_new(doc, "command", json_string(cmd));
+	static const char *const shared[] = { "tool", "created_utc", "command", "host" };
+	for (size_t i = 0; i < sizeof shared / sizeof *shared; i++)
+		json_object_set(doc, shared[i], json_object_get(profile, shared[i]));
 	json_object_set_new(doc, "label", json_string("measured by kvwall validate"));
 	json_object_set_new(doc, "synthetic", json_false());
-	err = measure_all(a, argc, argv, models, nm, &v, doc, d);
-	json_object_set(doc, "host", json_object_get(json_object_get(doc, "profile"), "host"));
+	err = measure_all(a, models, nm, &v, profile, doc, d);
 	if (err) {
 		json_decref(doc);
 		return err;

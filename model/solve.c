@@ -28,6 +28,17 @@ const char *kvw_regime_name(kvw_regime r)
 	return "?";
 }
 
+/* s0: who wins at the low end (-1 recompute, +1 transfer); changes: how
+ * often the winner flips over the range */
+static kvw_regime regime_of(int s0, int changes)
+{
+	if (changes == 0)
+		return s0 < 0 ? KVW_RECOMPUTE_ALWAYS : KVW_TRANSFER_ALWAYS;
+	if (changes == 1)
+		return s0 < 0 ? KVW_RECOMPUTE_BELOW : KVW_TRANSFER_BELOW;
+	return KVW_MULTIPLE;
+}
+
 /* -1: recompute strictly faster; +1: transfer as fast or faster */
 static int winner(const kvw_scenario *s, double L)
 {
@@ -64,12 +75,7 @@ void kvw_crossover_find(const kvw_scenario *s, double lo, double hi, kvw_crossov
 		sp = si;
 		prev = L;
 	}
-	if (changes == 0)
-		out->regime = s0 < 0 ? KVW_RECOMPUTE_ALWAYS : KVW_TRANSFER_ALWAYS;
-	else if (changes == 1)
-		out->regime = s0 < 0 ? KVW_RECOMPUTE_BELOW : KVW_TRANSFER_BELOW;
-	else
-		out->regime = KVW_MULTIPLE;
+	out->regime = regime_of(s0, changes);
 }
 
 /* Bulk: transfer(B) = o + V / B = recompute  =>  B* = V / (recompute - o),
@@ -173,10 +179,5 @@ void kvw_crossover_sampled(int n, const double *tokens, const double *r, const d
 		}
 		sp = si;
 	}
-	if (changes == 0)
-		out->regime = s0 < 0 ? KVW_RECOMPUTE_ALWAYS : KVW_TRANSFER_ALWAYS;
-	else if (changes == 1)
-		out->regime = s0 < 0 ? KVW_RECOMPUTE_BELOW : KVW_TRANSFER_BELOW;
-	else
-		out->regime = KVW_MULTIPLE;
+	out->regime = regime_of(s0, changes);
 }
