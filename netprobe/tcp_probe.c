@@ -1,4 +1,5 @@
-/* tcp_probe.c — the TCP probe and kvwall serve.
+/* tcp_probe.c — the TCP probe (its receiving end, kvwall serve, is
+ * bench/cli/cmd_serve.c over kvw_tcp_serve).
  *
  *   tcp   N parallel streams (--streams, default 4) to a server: a thread of
  *         this process on loopback (--bind, default 127.0.0.1), or a
@@ -32,13 +33,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cmds.h"
 #include "kvw_fit.h"
 #include "kvw_gbench.h"
 #include "kvw_gpu.h"
 #include "out.h"
 #include "probe.h"
-#include "scenario.h"
 #include "tcp.h"
 #include "tcp_io.h"
 
@@ -508,25 +507,4 @@ const kvw_probe kvw_probe_tcp = {
 	.needs = KVW_NEED_NOTHING,
 	.unavailable = always,
 	.run = tcp_run,
-};
-
-/* ---- kvwall serve ------------------------------------------------------------ */
-
-static const kvw_opt serve_opts[] = {
-	{ "bind", KVW_OPT_STR, KVW_ARG(bind), "127.0.0.1", 0, 0, "IPv4 address to listen on" },
-	{ "port", KVW_OPT_LONG, KVW_ARG(port), "5201", 1, 65535, "TCP port" },
-	{ "idle-timeout", KVW_OPT_LONG, KVW_ARG(idle_s), "0", 0, 86400, "stop after this many seconds with no client (0: never)" },
-	KVW_OPT_END,
-};
-
-static kvw_err run_serve(const kvw_args *a, int argc, char **argv, kvw_diag *d)
-{
-	(void)argc, (void)argv;
-	return kvw_tcp_serve(a->bind, (int)a->port, (int)a->idle_s, d);
-}
-
-const kvw_cmd kvw_cmd_serve = {
-	"serve", "[--bind ADDR] [--port P] [--idle-timeout S]",
-	"the receiving end of the tcp probe on another host or namespace (kvwall probe tcp --peer ADDR:PORT)",
-	serve_opts, 0, run_serve,
 };

@@ -23,6 +23,7 @@
 #include "kvw_gpu.h"
 #include "out.h"
 #include "probe.h"
+#include "registry.h"
 #include "scenario.h"
 #include "tcp.h"
 #include "kvw_mpi.h"

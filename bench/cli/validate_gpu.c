@@ -39,6 +39,7 @@
 #include "kvw_model.h"
 #include "out.h"
 #include "probe.h"
+#include "registry.h"
 #include "scenario.h"
 #include "tcp.h"
 #include "validate.h"

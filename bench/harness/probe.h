@@ -53,10 +53,6 @@ typedef struct kvw_probe {
 	void (*teardown)(void *state);
 } kvw_probe;
 
-/* The registry, checked once: unique non-empty names, a summary, run(). */
-const kvw_probe *const *kvw_probes(int *n, kvw_diag *d);
-const kvw_probe *kvw_probe_find(const char *name);
-
 /* Called by probes. */
 kvw_err kvw_probe_emit(kvw_probe_run *r, const kvw_record *rec, kvw_diag *d);
 /* A record for probe/variant with status ok and no numbers yet. */

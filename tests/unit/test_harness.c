@@ -10,6 +10,7 @@
 #include "kvw_fit.h"
 #include "kvw_gbench.h"
 #include "probe.h"
+#include "registry.h"
 
 static void test_fit(void)
 {
