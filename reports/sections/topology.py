@@ -1,0 +1,12 @@
+"""Topology: the hwloc probe's GPUs, NICs and NUMA nodes, as recorded."""
+import html as _html
+import json
+
+POSITION = 90
+
+
+def html(res):
+    topo = (res["profile"] or {}).get("topology")
+    return ["<h2>Topology</h2>",
+            f"<pre>{_html.escape(json.dumps(topo, indent=1))}</pre>" if topo else
+            "<p class=note>Not measured in this run (the hwloc topology probe is not built yet).</p>"]
