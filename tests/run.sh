@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh — the whole test suite, from a fresh checkout (README: "Tests").
-#   1. installs what is missing (scripts/deps.sh test)
+#   1. installs what is missing (scripts/deps.sh test), then checks the
+#      layering rules (scripts/check_layers.py; ctest runs its own test)
 #   2. Release build with gcc, -Werror; prints the sweep benchmark (not a test)
 #   3. unit, CLI golden and bad-input tests (ctest)
 #      and a quick end-to-end run_all.sh into build/run_all-smoke
@@ -14,6 +15,9 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 
 scripts/deps.sh test
+
+echo "== layering: every include points down (scripts/check_layers.py)" >&2
+python3 scripts/check_layers.py
 
 echo "== Release build (gcc, -Werror)" >&2
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DKVW_WERROR=ON | grep -A12 "kvwall .* configuration"
