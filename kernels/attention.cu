@@ -13,7 +13,7 @@
  * Layout: Q, O [T][H][D], K, V [T][H_kv][D], bf16, row-major.
  * This is a first, plain version (the output accumulator lives in shared
  * memory): correctness first; its speed against PyTorch's SDPA is what
- * benchmarks/gpu_targets.py reports.
+ * tests/perf/gpu_targets.py reports.
  */
 #include <cuda_bf16.h>
 #include <mma.h>

@@ -2,7 +2,7 @@
 """GPU probe targets, printed as ratios against references measured in the
 same run (a benchmark, not a test).  For the device machine: one call.
 
-  python3 benchmarks/gpu_targets.py [--kvwall build/kvwall] [--quick] [--save]
+  python3 tests/perf/gpu_targets.py [--kvwall build/kvwall] [--quick] [--save]
 
 Runs `kvwall probe hbm host_link prefill` twice, then measures the
 references with PyTorch on the same GPU (cudaMemcpyAsync through
