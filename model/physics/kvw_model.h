@@ -255,6 +255,16 @@ typedef struct kvw_split {
 double kvw_split_time(const kvw_scenario *s, double L, double k);
 void kvw_split_best(const kvw_scenario *s, long L, kvw_split *out);
 
+/* ---- tensor-parallel communication (comm.c) ------------------------------ */
+
+/* One ring all-reduce of `bytes` over tp ranks: 2 (tp - 1) link->alpha_s
+ * + 2 (tp - 1) / tp x bytes / link->bw; 0 when tp <= 1. */
+double kvw_allreduce_s(double bytes, int tp, const kvw_link *link);
+/* The all-reduces a forward pass of `tokens` tokens pays at TP tp: two per
+ * layer of tokens x hidden x act_bytes each (prefill: the prompt's tokens;
+ * a decode step: the batch).  0 when tp <= 1. */
+double kvw_tp_allreduce_s(const kvw_arch *a, double tokens, int tp, double act_bytes, const kvw_link *link);
+
 /* ---- decode side (decode.c) --------------------------------------------- */
 
 /* Bytes one decode step reads from HBM: the weights it touches (for a MoE
