@@ -18,7 +18,7 @@ include and fails.  model/ must not need CUDA, MPI, hwloc, NCCL or verbs;
 model/physics and model/sim must also do no I/O (no jansson, no files,
 no printing).  Every C/C++/CUDA source under the product folders must
 belong to a layer, so a new folder gets a place here deliberately.  The
-CMake libraries of model/ must link nothing beyond libm and jansson.
+CMake libraries of model/ must link nothing beyond libm, jansson and zlib.
 
 In the spirit of Chromium's DEPS include rules (checkdeps) and the Linux
 kernel's scripts/checkincludes.pl: a table of rules and a plain scan of
@@ -52,7 +52,7 @@ IO_CALLS = re.compile(r"(?<![\w.>])(fopen|fdopen|freopen|fread|fwrite|fprintf|pr
                       r"opendir|mmap|json_load\w*|json_dump\w*)\s*\(")
 SOURCES = (".c", ".h", ".cc", ".cu", ".cuh", ".cpp", ".hpp")
 MODEL_LIBS = ("kvwall_physics", "kvwall_sim", "kvwall_model")
-MODEL_LINK_OK = {"PUBLIC", "PRIVATE", "INTERFACE", "m", "PkgConfig::JANSSON"} | set(MODEL_LIBS)
+MODEL_LINK_OK = {"PUBLIC", "PRIVATE", "INTERFACE", "m", "PkgConfig::JANSSON", "ZLIB::ZLIB"} | set(MODEL_LIBS)
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 
@@ -151,7 +151,7 @@ def check_cmake(root, problems):
         no = text.count("\n", 0, m.start()) + 1
         for a in args:
             if a not in MODEL_LINK_OK:
-                problems.append(f"CMakeLists.txt:{no}: {lib} links {a}: model/ links only libm and jansson")
+                problems.append(f"CMakeLists.txt:{no}: {lib} links {a}: model/ links only libm, jansson and zlib")
 
 
 def main(argv):

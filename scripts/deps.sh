@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # deps.sh — make sure what kvwall needs is installed.
-#   scripts/deps.sh build   compiler, CMake, jansson, Python
+#   scripts/deps.sh build   compiler, CMake, jansson, zlib, Google Benchmark, Python
 #   scripts/deps.sh report  matplotlib for the python3 on PATH (Debian's package
 #                           for /usr/bin/python3, else pip)
 #   scripts/deps.sh test    build + report + clang and its sanitizer/libFuzzer runtime,
@@ -14,7 +14,7 @@
 set -euo pipefail
 
 group=${1:-build}
-build_pkgs=(cmake make gcc g++ pkg-config libjansson-dev libbenchmark-dev python3)
+build_pkgs=(cmake make gcc g++ pkg-config libjansson-dev zlib1g-dev libbenchmark-dev python3)
 test_pkgs=("${build_pkgs[@]}" clang libclang-rt-dev iproute2 iperf3 chromium libopenmpi-dev openmpi-bin
            libibverbs-dev perftest libhwloc-dev)
 root=0
