@@ -265,6 +265,27 @@ double kvw_allreduce_s(double bytes, int tp, const kvw_link *link);
  * a decode step: the batch).  0 when tp <= 1. */
 double kvw_tp_allreduce_s(const kvw_arch *a, double tokens, int tp, double act_bytes, const kvw_link *link);
 
+/* ---- memory: does a deployment fit (memory.c) ------------------------------ */
+
+typedef struct kvw_mem_budget {
+	double gpu_bytes;     /* memory of one GPU */
+	double utilization;   /* fraction the engine may use (vLLM default 0.9) */
+	double reserve_bytes; /* activations, CUDA graphs, runtime, on top of the weights */
+} kvw_mem_budget;
+
+/* total parameters x bytes per parameter / tp */
+double kvw_weight_bytes_per_gpu(const kvw_arch *a, double bytes_per_param, int tp);
+/* utilization x gpu_bytes - weights per GPU - reserve; negative when the
+ * weights alone do not fit */
+double kvw_kv_capacity_per_gpu(const kvw_arch *a, double bytes_per_param, int tp, const kvw_mem_budget *m);
+/* the KV of min_tokens tokens (at f's dtype and TP) fits beside the weights */
+bool kvw_deployment_fits(const kvw_arch *a, double bytes_per_param, const kvw_kvfmt *f, const kvw_mem_budget *m,
+                         double min_tokens);
+/* the smallest power-of-two TP <= max_tp that the heads allow and that
+ * fits; 0 when none does */
+int kvw_smallest_tp_that_fits(const kvw_arch *a, double bytes_per_param, kvw_kvfmt f, const kvw_mem_budget *m,
+                              double min_tokens, int max_tp);
+
 /* ---- decode side (decode.c) --------------------------------------------- */
 
 /* Bytes one decode step reads from HBM: the weights it touches (for a MoE

@@ -336,9 +336,34 @@ static void test_allreduce(void)
 	CHECK_NEAR(kvw_tp_allreduce_s(&l8, 1024, 1, 2, &nv), 0, 0);
 }
 
+/* Llama-3-70B (70.55 B parameters, bf16: 141.1 GB) on 80 GB
+ * GPUs at utilisation 0.9 and a 4 GB reserve: TP 1 and 2 do not fit
+ * (TP 2 leaves 72 - 70.55 - 4 < 0), TP 4 leaves 72 - 35.28 - 4 = 32.7 GB */
+static void test_memory(void)
+{
+	kvw_arch l70 = load("llama-3-70b");
+	kvw_mem_budget m = { 80e9, 0.9, 4e9 };
+	kvw_kvfmt f = { KVW_DT_BF16, 4 };
+	CHECK_NEAR(kvw_weight_bytes_per_gpu(&l70, 2, 4), l70.total_params * 2 / 4, 1e-15);
+	CHECK_NEAR(kvw_kv_capacity_per_gpu(&l70, 2, 4, &m), 72e9 - l70.total_params * 2 / 4 - 4e9, 1e-12);
+	CHECK(kvw_kv_capacity_per_gpu(&l70, 2, 2, &m) < 0);
+	CHECK(kvw_deployment_fits(&l70, 2, &f, &m, 8192));
+	f.tp = 1;
+	CHECK(!kvw_deployment_fits(&l70, 2, &f, &m, 1));
+	CHECK(kvw_smallest_tp_that_fits(&l70, 2, f, &m, 8192, 8) == 4);
+	CHECK(kvw_smallest_tp_that_fits(&l70, 2, f, &m, 8192, 2) == 0);
+	kvw_arch l8 = load("llama-3-8b");
+	CHECK(kvw_smallest_tp_that_fits(&l8, 2, f, &m, 8192, 8) == 1);
+	/* a context whose KV alone exceeds what is left: 33 GB per GPU at TP 4 is ~ 400k tokens of
+	 * Llama-3-70B KV (81,920 B per token per GPU at TP 4) */
+	f.tp = 4;
+	CHECK(!kvw_deployment_fits(&l70, 2, &f, &m, 1e6));
+}
+
 int main(void)
 {
 	test_allreduce();
+	test_memory();
 	test_kv_per_token();
 	test_kv_windows_dtypes_tp();
 	test_params_and_flops();
