@@ -217,14 +217,36 @@ static long days_from_civil(long y, long m, long d)
 	return era * 146097 + doe - 719468;
 }
 
+/* a field as a C string in buf; false when empty or too long */
+static bool field_str(const char *f, size_t fl, char *buf, size_t cap)
+{
+	if (fl == 0 || fl >= cap)
+		return false;
+	memcpy(buf, f, fl);
+	buf[fl] = '\0';
+	return true;
+}
+
+/* the whole field is one number */
+static bool parse_number(const char *f, size_t fl, double *out)
+{
+	char buf[64], *end;
+	if (!field_str(f, fl, buf, sizeof buf))
+		return false;
+	errno = 0;
+	double v = strtod(buf, &end);
+	if (errno || end == buf || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
 /* "YYYY-MM-DD HH:MM:SS[.frac]" (or with a T) or a plain number of seconds */
 static bool parse_time(const char *f, size_t fl, double *out)
 {
 	char buf[64];
-	if (fl == 0 || fl >= sizeof buf)
+	if (!field_str(f, fl, buf, sizeof buf))
 		return false;
-	memcpy(buf, f, fl);
-	buf[fl] = '\0';
 	long Y, M, D, h, m;
 	int used = 0;
 	double s;
@@ -235,29 +257,7 @@ static bool parse_time(const char *f, size_t fl, double *out)
 		*out = (double)days_from_civil(Y, M, D) * 86400.0 + (double)(h * 3600 + m * 60) + s;
 		return true;
 	}
-	char *end;
-	errno = 0;
-	double v = strtod(buf, &end);
-	if (errno || end == buf || *end)
-		return false;
-	*out = v;
-	return true;
-}
-
-static bool parse_count(const char *f, size_t fl, double *out)
-{
-	char buf[32];
-	if (fl == 0 || fl >= sizeof buf)
-		return false;
-	memcpy(buf, f, fl);
-	buf[fl] = '\0';
-	char *end;
-	errno = 0;
-	double v = strtod(buf, &end);
-	if (errno || end == buf || *end)
-		return false;
-	*out = v;
-	return true;
+	return parse_number(f, fl, out);
 }
 
 static kvw_err azure_line(builder *b, const azure_cols *c, const char *s, size_t n, kvw_diag *d)
@@ -270,9 +270,9 @@ static kvw_err azure_line(builder *b, const azure_cols *c, const char *s, size_t
 		snprintf(why, sizeof why, "TIMESTAMP is not a time (want YYYY-MM-DD HH:MM:SS[.f] or seconds)");
 		return bad(b, d, why);
 	}
-	if (!csv_field(s, n, c->in, &f, &fl) || !parse_count(f, fl, &in))
+	if (!csv_field(s, n, c->in, &f, &fl) || !parse_number(f, fl, &in))
 		return bad(b, d, "ContextTokens is not a number");
-	if (!csv_field(s, n, c->out, &f, &fl) || !parse_count(f, fl, &out))
+	if (!csv_field(s, n, c->out, &f, &fl) || !parse_number(f, fl, &out))
 		return bad(b, d, "GeneratedTokens is not a number");
 	return add_request(b, t, in, out, d);
 }
