@@ -86,3 +86,8 @@ bool kvw_fits_memory(const char *what, size_t need, size_t free_bytes, size_t re
 	         (double)need / 1073741824.0, (double)reserve / 1073741824.0, (double)free_bytes / 1073741824.0);
 	return false;
 }
+
+kvw_gemm_mode kvw_gemm_mode_for(bool fp8)
+{
+	return (kvw_gemm_mode){ .operand_bytes = fp8 ? 1 : 2, .fast_accum = fp8 };
+}

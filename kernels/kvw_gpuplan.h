@@ -56,6 +56,17 @@ typedef struct kvw_marks {
 } kvw_marks;
 double kvw_time_loop(int reps, int (*op)(void *arg), void *arg, const kvw_marks *m);
 
+/* How a prefill/decode GEMM is set up for cuBLASLt (gemm.c): fp8 (e4m3)
+ * operands run with CUBLASLT_MATMUL_DESC_FAST_ACCUM on, as inference
+ * engines run them (cuBLASLt docs, cublasLtMatmulDescAttributes_t: "fast
+ * FP8 mode ... less accurate accumulation"; without it the fp8 GEMMs are
+ * 10-20% slower than what engines get). */
+typedef struct kvw_gemm_mode {
+	int operand_bytes; /* 1 (e4m3) or 2 (bf16) */
+	bool fast_accum;
+} kvw_gemm_mode;
+kvw_gemm_mode kvw_gemm_mode_for(bool fp8);
+
 /* Whether need bytes fit in free_bytes leaving reserve; when not, why
  * (what, how much it needs, how much is free) into buf. */
 bool kvw_fits_memory(const char *what, size_t need, size_t free_bytes, size_t reserve, char *buf, size_t cap);

@@ -119,6 +119,13 @@ static void test_fits(void)
 	CHECK(!kvw_fits_memory("x", 79 * gib, 79 * gib, gib, buf, sizeof buf)); /* nothing left for the reserve */
 }
 
+static void test_gemm_mode(void)
+{
+	kvw_gemm_mode f = kvw_gemm_mode_for(true), b = kvw_gemm_mode_for(false);
+	CHECK(f.fast_accum && f.operand_bytes == 1); /* fp8 as engines run it */
+	CHECK(!b.fast_accum && b.operand_bytes == 2);
+}
+
 #ifdef KVW_HAVE_CUDA
 static void test_cudnn_loader(void)
 {
@@ -156,6 +163,7 @@ int main(void)
 	test_attention_grid();
 	test_time_loop();
 	test_fits();
+	test_gemm_mode();
 #ifdef KVW_HAVE_CUDA
 	test_cudnn_loader();
 #endif
