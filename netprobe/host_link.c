@@ -40,6 +40,7 @@ static const char *need_2gpu(const kvw_mpi *mpi)
 }
 
 #ifdef KVW_HAVE_CUDA
+#include "copycheck.h"
 #include "kvw_cuda.h"
 #include "kvw_topo.h"
 #include "kvw_fit.h"
@@ -115,6 +116,48 @@ static long long check_copy(copy_job *j, unsigned long long *wrong_dev)
 	return (long long)w;
 }
 
+/* every destination of the copy gets bytes no copy writes (copycheck.h):
+ * the host buffer of D2H, both of bidir, the device buffer of H2D and of
+ * the KV-shaped messages, the peer device's buffer */
+typedef struct verify_ctx {
+	copy_job *j;
+	unsigned long long *wrong_dev;
+} verify_ctx;
+
+static int poison_dst(void *arg)
+{
+	copy_job *j = ((verify_ctx *)arg)->j;
+	cudaError_t e = cudaSuccess;
+	if (j->dir == D2H) {
+		memset(j->host, 0xA5, j->bytes);
+		return 0;
+	}
+	if (j->dir == BIDIR)
+		memset(j->host2, 0xA5, j->bytes);
+	if (j->dir < 0) {
+		int cur = 0;
+		cudaGetDevice(&cur);
+		if ((e = cudaSetDevice(j->peer_dst)) == cudaSuccess && (e = cudaMemset(j->dev2, 0xA5, j->bytes)) == cudaSuccess)
+			e = cudaDeviceSynchronize();
+		cudaSetDevice(cur);
+		return e != cudaSuccess;
+	}
+	if ((e = cudaMemset(j->dev, 0xA5, j->bytes)) == cudaSuccess)
+		e = cudaDeviceSynchronize();
+	return e != cudaSuccess;
+}
+
+static int verify_copy(void *arg)
+{
+	return time_copy(((verify_ctx *)arg)->j) < 0;
+}
+
+static long long count_wrong(void *arg)
+{
+	verify_ctx *c = arg;
+	return check_copy(c->j, c->wrong_dev);
+}
+
 /* times one size, checks it, emits the record; *median gets the time */
 static kvw_err measure(kvw_probe_run *r, copy_job *j, const char *variant, unsigned long long *wrong_dev,
                        double *median, kvw_diag *d)
@@ -128,9 +171,14 @@ static kvw_err measure(kvw_probe_run *r, copy_job *j, const char *variant, unsig
 		return err;
 	*median = rec.time_s.median;
 	rec.gbps = rec.bytes / rec.time_s.median / 1e9;
-	if (time_copy(j) < 0)
+	/* poison every destination, copy once more, compare every element */
+	verify_ctx vc = { j, wrong_dev };
+	kvw_copy_check chk = { poison_dst, verify_copy, count_wrong, &vc };
+	long long wrong = kvw_copy_verify(&chk);
+	if (wrong == -1)
+		return kvw_fail(d, KVW_EDRIVER, "%s: poisoning the destination failed", variant);
+	if (wrong == -2)
 		return kvw_fail(d, KVW_EDRIVER, "%s: the verification copy failed", variant);
-	long long wrong = check_copy(j, wrong_dev);
 	if (wrong < 0)
 		return kvw_fail(d, KVW_EDRIVER, "%s: the check failed", variant);
 	rec.checked = (long long)(j->bytes / 16) * (j->dir == BIDIR ? 2 : 1);
