@@ -11,6 +11,7 @@
 #include "kvw_fit.h"
 #include "kvw_gbench.h"
 #include "probe.h"
+#include "probe_math.h"
 #include "registry.h"
 #include "tcp.h"
 
@@ -132,6 +133,34 @@ static void test_tcp_staging(void)
 	free(other);
 }
 
+static void test_overlap_math(void)
+{
+	double sl, noise;
+	char why[256];
+	/* 1.2x slower together, 1% spreads: kept */
+	CHECK(kvw_overlap_slowdown(1.2, 0.012, 1.0, 0.01, &sl, &noise, why, sizeof why) && sl == 1.2);
+	/* 0.99 within noise (3 x 1.4% + 1%): no slowdown, not an error */
+	CHECK(kvw_overlap_slowdown(0.99, 0.01, 1.0, 0.01, &sl, &noise, why, sizeof why) && sl == 1.0);
+	CHECK_NEAR(noise, 3 * sqrt(2) * 0.01 + 0.01, 1e-3);
+	/* 0.8: together faster than alone beyond noise, refused (a clamp to 1 would hide it) */
+	CHECK(!kvw_overlap_slowdown(0.8, 0.008, 1.0, 0.01, &sl, &noise, why, sizeof why));
+	CHECK(strstr(why, "faster than alone") != NULL);
+	CHECK(!kvw_overlap_slowdown(0, 0, 1.0, 0.01, &sl, &noise, why, sizeof why));
+}
+
+static void test_decode_point(void)
+{
+	kvw_decode_point p;
+	/* 4.8 GB/s read bandwidth x 1 ms would move 4.8 MB; a layer of 3.6 MB in 1 ms */
+	kvw_decode_point_fill(&p, 8, 4096, 1e-3, 32, 3.6e6, 4.8e9);
+	CHECK_NEAR(p.achieved_gbps, 3.6, 1e-12);
+	CHECK_NEAR(p.bound_s, 0.75e-3, 1e-12);
+	CHECK_NEAR(p.fixed_s, 0.25e-3, 1e-9);
+	CHECK_NEAR(p.step_s, 32e-3, 1e-12);
+	/* Llama-3-8B layer: 218 M params bf16 + 8 x 4096 tokens x 4 KiB KV */
+	CHECK_NEAR(kvw_decode_layer_bytes(218e6, 2, 8, 4096, 4096), 436e6 + 8.0 * 4096 * 4096, 1e-12);
+}
+
 static void test_registry(void)
 {
 	int n = 0;
@@ -180,6 +209,8 @@ int main(void)
 	test_fit();
 	test_gbench();
 	test_registry();
+	test_overlap_math();
+	test_decode_point();
 	test_tcp_staging();
 	return check_done("test_harness");
 }
