@@ -12,6 +12,7 @@
 #include "kvw_gbench.h"
 #include "probe.h"
 #include "probe_math.h"
+#include "profile.h"
 #include "registry.h"
 #include "tcp.h"
 
@@ -161,6 +162,42 @@ static void test_decode_point(void)
 	CHECK_NEAR(kvw_decode_layer_bytes(218e6, 2, 8, 4096, 4096), 436e6 + 8.0 * 4096 * 4096, 1e-12);
 }
 
+/* profile.decode, the decode probe's curve: read when well formed, refused
+ * with the field named when not */
+static void test_profile_decode(void)
+{
+	const char *good = "{\"schema\": \"kvwall.profile/1\", \"decode\": {\"model\": \"llama-3-8b\", "
+	                   "\"dtype\": \"bf16\", \"kv_dtype\": \"bf16\", \"tp\": 1, \"n_layers\": 32, "
+	                   "\"block_tokens\": 16, \"backend\": \"own\", \"points\": [{\"batch\": 8, \"ctx\": 4096, "
+	                   "\"layer_s\": 2e-4, \"step_s\": 6.4e-3, \"bytes\": 5.7e8, \"achieved_GBps\": 2850, "
+	                   "\"bound_s\": 1.2e-4, \"fixed_s\": 8e-5}]}}";
+	static kvw_profile p;
+	kvw_diag d;
+	json_t *j = json_loads(good, 0, NULL);
+	CHECK(j && kvw_profile_parse(j, &p, &d) == KVW_OK);
+	CHECK(p.has_decode && p.n_decode == 1 && p.decode_layers == 32 && p.decode_block_tokens == 16);
+	CHECK(p.decode[0].batch == 8 && p.decode[0].ctx == 4096 && p.decode[0].fixed_s == 8e-5);
+	CHECK(strcmp(p.decode_backend, "own") == 0 && strcmp(p.decode_model, "llama-3-8b") == 0);
+	json_decref(j);
+	/* each defect is refused, naming the part */
+	const char *bad[][2] = {
+		{ "\"layer_s\": 2e-4", "\"layer_s\": -1" },
+		{ "\"backend\": \"own\"", "\"backend\": \"magic\"" },
+		{ ", \"fixed_s\": 8e-5", "" },
+		{ "\"batch\": 8", "\"batch\": 8.5" },
+		{ "\"n_layers\": 32", "\"n_layers\": 0" },
+		{ "\"points\": [", "\"points\": [], \"x\": [" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char text[1024];
+		const char *at = strstr(good, bad[i][0]);
+		snprintf(text, sizeof text, "%.*s%s%s", (int)(at - good), good, bad[i][1], at + strlen(bad[i][0]));
+		j = json_loads(text, 0, NULL);
+		CHECK(j && kvw_profile_parse(j, &p, &d) == KVW_EINPUT && strstr(d.msg, "decode"));
+		json_decref(j);
+	}
+}
+
 static void test_registry(void)
 {
 	int n = 0;
@@ -211,6 +248,7 @@ int main(void)
 	test_registry();
 	test_overlap_math();
 	test_decode_point();
+	test_profile_decode();
 	test_tcp_staging();
 	return check_done("test_harness");
 }
