@@ -17,6 +17,7 @@
  * buffers by a kernel.
  * Pinned buffers are allocated by a thread bound (hwloc) to the NUMA node
  * nearest the GPU; profile.host_link.pinned_memory says where they went.
+ * The thread's binding is restored when the probe ends.
  */
 #include <math.h>
 #include <stdio.h>
@@ -263,7 +264,7 @@ static kvw_err host_link_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	char numa[200] = "pinned buffers allocated without NUMA binding (hwloc unavailable)";
 	int dev = 0;
 	cudaGetDevice(&dev);
-	kvw_topo_bind_near_gpu(dev, numa, sizeof numa);
+	kvw_topo_saved *binding = kvw_topo_bind_near_gpu(dev, numa, sizeof numa); /* undone at out: */
 	KVW_CU(kvw_evtimer_init(&j.t, NULL));
 	KVW_CU(cudaStreamCreateWithFlags(&j.t.stream, cudaStreamNonBlocking));
 	KVW_CU(cudaStreamCreateWithFlags(&j.s2, cudaStreamNonBlocking));
@@ -312,6 +313,7 @@ out:
 	if (j.joined)
 		cudaEventDestroy(j.joined);
 	kvw_evtimer_destroy(&j.t);
+	kvw_topo_unbind(binding);
 	return err;
 }
 

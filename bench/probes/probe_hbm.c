@@ -9,7 +9,9 @@
  *            GB/s, one direction), fitted into profile.links as hbm_d2d.
  *   kv_pack  a paged KV cache of the --model's per-layer token size in
  *            16-token blocks, gathered into one send buffer (pack) and
- *            scattered back (unpack); GB/s counts the KV payload.
+ *            scattered back (unpack); GB/s counts the KV payload.  Where the
+ *            two pools and the send buffer do not fit in free GPU memory the
+ *            probe is recorded as skipped, saying how much it needs.
  * Every output is checked element by element after the timing.
  */
 #include <math.h>
@@ -32,6 +34,7 @@ static const char *need_gpu(const kvw_mpi *mpi)
 #include "kvw_cuda.h"
 #include "kvw_fit.h"
 #include "kvw_gbench.h"
+#include "kvw_gpuplan.h"
 #include "kvw_kernels.h"
 
 #define SEED_B 11u
@@ -266,6 +269,19 @@ static kvw_err pack_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	}
 	size_t pool_bytes = (size_t)j.layers * j.pool_blocks * j.block_bytes;
 	size_t send_bytes = (size_t)j.layers * j.seq_blocks * j.block_bytes;
+	/* two pools and the send buffer must fit (Llama-2-7B at 32k tokens: ~80 GiB,
+	 * past an 80 GB card): else skipped, saying what it needs */
+	size_t free_b = 0, total_b = 0;
+	char why[256], what[128];
+	KVW_CU(cudaMemGetInfo(&free_b, &total_b));
+	snprintf(what, sizeof what, "kv_pack %s at %d tokens", a->name, seq_tokens);
+	if (!kvw_fits_memory(what, 2 * pool_bytes + send_bytes, free_b, (size_t)1 << 30, why, sizeof why)) {
+		kvw_record rec = kvw_record_new("kv_pack", a->name);
+		rec.status = KVW_ST_SKIPPED;
+		snprintf(rec.reason, sizeof rec.reason, "%s", why);
+		err = kvw_probe_emit(r, &rec, d);
+		goto out;
+	}
 	table = malloc((size_t)j.seq_blocks * sizeof *table);
 	int *perm = malloc((size_t)j.pool_blocks * sizeof *perm);
 	if (!table || !perm) {

@@ -2,6 +2,8 @@
  * fit on synthetic sweeps with known alpha and B, the Google Benchmark
  * shim on operations whose durations the test dictates, and the probe
  * registry. */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "probe_math.h"
 #include "profile.h"
 #include "registry.h"
+#include "kvw_topo.h"
 #include "tcp.h"
 
 static void test_fit(void)
@@ -198,6 +201,24 @@ static void test_profile_decode(void)
 	}
 }
 
+/* host_link binds its thread near the GPU to allocate pinned buffers; the
+ * binding must be undone after, or every later probe inherits it */
+static void test_unbind(void)
+{
+	cpu_set_t before, during, after;
+	CHECK(sched_getaffinity(0, sizeof before, &before) == 0);
+	kvw_topo_saved *s = kvw_topo_bind_cpus("0");
+	if (!s) {
+		printf("test_harness: hwloc binding not available here, unbind not tested\n");
+		return;
+	}
+	CHECK(sched_getaffinity(0, sizeof during, &during) == 0);
+	CHECK(CPU_COUNT(&during) == 1 && CPU_ISSET(0, &during));
+	kvw_topo_unbind(s);
+	CHECK(sched_getaffinity(0, sizeof after, &after) == 0);
+	CHECK(CPU_EQUAL(&before, &after));
+}
+
 static void test_registry(void)
 {
 	int n = 0;
@@ -249,6 +270,7 @@ int main(void)
 	test_overlap_math();
 	test_decode_point();
 	test_profile_decode();
+	test_unbind();
 	test_tcp_staging();
 	return check_done("test_harness");
 }
