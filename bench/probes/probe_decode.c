@@ -286,22 +286,11 @@ static int graph_op(void *arg)
 	return cudaGraphLaunch(p->exec, p->st) != cudaSuccess;
 }
 
-static int ev_mark(void *ctx, int stop)
-{
-	kvw_evtimer *t = ctx;
-	return cudaEventRecord(stop ? t->stop : t->start, t->stream) != cudaSuccess;
-}
-
-static double ev_elapsed(void *ctx)
-{
-	return kvw_evtimer_seconds(ctx);
-}
-
 /* reps graph replays between one pair of events: seconds per layer */
 static double time_step(void *arg)
 {
 	dstep *p = arg;
-	kvw_marks m = { ev_mark, ev_elapsed, &p->t };
+	kvw_marks m = kvw_evtimer_marks(&p->t);
 	return kvw_time_loop(p->reps, graph_op, p, &m);
 }
 

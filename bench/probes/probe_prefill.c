@@ -74,6 +74,7 @@ typedef struct layer {
 
 typedef struct gemm_job {
 	bool fp8; /* e4m3 operands, else bf16 */
+	int reps; /* layers between one pair of events */
 	kvw_gemm *g[N_GEMM];
 	void *w[N_GEMM], *x, *y;
 	kvw_evtimer t;
@@ -119,15 +120,21 @@ static long gemm_tokens(const layer *l, int i, long t)
 	return i >= UP ? (long)llround(t * l->ffn_tokens) : t;
 }
 
-static double time_layer(void *arg)
+static int layer_once(void *arg)
 {
 	gemm_job *j = arg;
 	int bad = 0;
-	cudaEventRecord(j->t.start, j->t.stream);
 	for (int i = 0; i < N_GEMM; i++)
 		bad |= kvw_gemm_run(j->g[i], j->w[i], j->x, j->y, j->t.stream);
-	cudaEventRecord(j->t.stop, j->t.stream);
-	return bad ? -1 : kvw_evtimer_seconds(&j->t);
+	return bad;
+}
+
+/* reps layers' GEMMs between one pair of events: seconds per layer */
+static double time_layer(void *arg)
+{
+	gemm_job *j = arg;
+	kvw_marks m = kvw_evtimer_marks(&j->t);
+	return kvw_time_loop(j->reps > 0 ? j->reps : 1, layer_once, j, &m);
 }
 
 static void destroy_gemms(gemm_job *j)
@@ -318,9 +325,9 @@ static kvw_err gemm_curve(kvw_probe_run *r, const kvw_arch *a, const layer *l, b
 		char variant[96];
 		snprintf(variant, sizeof variant, "gemm_%s_%s_layer_%ldtok", dt, a->name, tokens[i]);
 		kvw_record rec = kvw_record_new("prefill", variant);
-		rec.iterations = r->quick ? 5 : 20;
-		rec.repetitions = r->quick ? 3 : 5;
-		err = kvw_gbench_measure(variant, time_layer, &j, rec.iterations, rec.repetitions, &rec.time_s, d);
+		rec.iterations = j.reps = r->quick ? 5 : 20; /* layers per repetition, one pair of events */
+		rec.repetitions = r->quick ? 5 : 7;
+		err = kvw_gbench_measure(variant, time_layer, &j, 1, rec.repetitions, &rec.time_s, d);
 		double flops = layer_flops(&j);
 		destroy_gemms(&j);
 		if (err)
@@ -361,23 +368,12 @@ static int att_once(void *arg)
 	return kvw_attention(j->q, j->k, j->v, j->o, j->tokens, j->heads, j->kv_heads, j->dim, j->t.stream) != cudaSuccess;
 }
 
-static int ev_mark(void *ctx, int stop)
-{
-	kvw_evtimer *t = ctx;
-	return cudaEventRecord(stop ? t->stop : t->start, t->stream) != cudaSuccess;
-}
-
-static double ev_elapsed(void *ctx)
-{
-	return kvw_evtimer_seconds(ctx);
-}
-
 /* a loop of reps launches between one pair of events (BabelStream,
  * nvbandwidth): seconds per launch */
 static double time_attention(void *arg)
 {
 	att_job *j = arg;
-	kvw_marks m = { ev_mark, ev_elapsed, &j->t };
+	kvw_marks m = kvw_evtimer_marks(&j->t);
 	return kvw_time_loop(j->reps > 0 ? j->reps : 1, att_once, j, &m);
 }
 
@@ -642,19 +638,18 @@ static kvw_err attention_all(kvw_probe_run *r, const kvw_arch *a, const long *to
 typedef struct ew_job {
 	void *x, *xn, *gamma, *qkv, *q, *k, *v, *gu, *act, *tmp;
 	long tokens, hidden, inter;
-	int heads, kv_heads, dim;
+	int heads, kv_heads, dim, reps;
 	kvw_evtimer t;
 } ew_job;
 
 /* one layer's worth: two RMSNorms, the QKV split with RoPE and the KV
  * write, SiLU x up, two residual adds (what kvwall validate's layers run
  * besides the GEMMs and attention) */
-static double time_elementwise(void *arg)
+static int elementwise_once(void *arg)
 {
 	ew_job *j = arg;
 	cudaStream_t s = j->t.stream;
 	size_t n = (size_t)j->tokens * (size_t)j->hidden;
-	cudaEventRecord(j->t.start, s);
 	cudaError_t e = kvw_rmsnorm(j->x, j->gamma, j->xn, j->tokens, j->hidden, 1e-5f, s);
 	if (!e)
 		e = kvw_qkv_split(j->qkv, j->q, j->k, j->v, j->tokens, j->heads, j->kv_heads, j->dim, 10000.0f, s);
@@ -666,8 +661,14 @@ static double time_elementwise(void *arg)
 		e = kvw_silu_mul(j->gu, j->act, j->tokens, j->inter, s);
 	if (!e)
 		e = kvw_add(j->x, j->tmp, n, s);
-	cudaEventRecord(j->t.stop, s);
-	return e == cudaSuccess ? kvw_evtimer_seconds(&j->t) : -1;
+	return e != cudaSuccess;
+}
+
+static double time_elementwise(void *arg)
+{
+	ew_job *j = arg;
+	kvw_marks m = kvw_evtimer_marks(&j->t);
+	return kvw_time_loop(j->reps > 0 ? j->reps : 1, elementwise_once, j, &m);
 }
 
 static void free_ew(ew_job *j)
@@ -723,9 +724,9 @@ static kvw_err elementwise_curve(kvw_probe_run *r, const kvw_arch *a, const long
 		char variant[96];
 		snprintf(variant, sizeof variant, "elementwise_bf16_%s_layer_%ldtok", a->name, tokens[i]);
 		kvw_record rec = kvw_record_new("prefill", variant);
-		rec.iterations = r->quick ? 5 : 20;
-		rec.repetitions = r->quick ? 3 : 5;
-		if ((err = kvw_gbench_measure(variant, time_elementwise, &j, rec.iterations, rec.repetitions, &rec.time_s, d)))
+		rec.iterations = j.reps = r->quick ? 5 : 20;
+		rec.repetitions = r->quick ? 5 : 7;
+		if ((err = kvw_gbench_measure(variant, time_elementwise, &j, 1, rec.repetitions, &rec.time_s, d)))
 			break;
 		double us = rec.time_s.median / (double)tokens[i] * 1e6;
 		rec.checked = checked; /* the check of the same kernels, above */
