@@ -3,7 +3,7 @@
 on the same card (a benchmark, not a test).  For a GPU node: one call.
 
   python3 tests/perf/gpu_targets.py [--kvwall build/kvwall] [--quick] [--model M]
-                                    [--reps N] [--save] [--json FILE]
+                                    [--reps N] [--profile FILE] [--save] [--json FILE]
 
 Runs `kvwall probe hbm host_link prefill decode` (twice without --quick, for
 the run-to-run spread), then measures the references with PyTorch on the
@@ -299,6 +299,8 @@ def parse_args(argv=None):
     ap.add_argument("--reps", type=int, default=None, help="timings per reference (>= 5; default 5, 10 without --quick)")
     ap.add_argument("--save", action="store_true", help="write results/reference/<card>.json")
     ap.add_argument("--json", help="write the ratios to this file")
+    ap.add_argument("--profile", help="a profile.json of kvwall probe hbm host_link prefill decode measured "
+                    "just before on this GPU, instead of probing again (one run: no run-to-run line)")
     a = ap.parse_args(argv)
     if a.reps is None:
         a.reps = 5 if a.quick else 10
@@ -322,7 +324,12 @@ def main(argv=None):
     except ImportError:
         T = None
     tmp = tempfile.mkdtemp()
-    p1, cmd, rc = probe(args.kvwall, os.path.join(tmp, "run1"), args.quick, args.model)
+    if args.profile:
+        with open(args.profile) as f:
+            p1, cmd, rc = json.load(f), f"(profile {args.profile})", 0
+        cmd = p1.get("command", cmd)
+    else:
+        p1, cmd, rc = probe(args.kvwall, os.path.join(tmp, "run1"), args.quick, args.model)
     if rc not in (0,):
         print(f"gpu_targets: kvwall probe exited {rc}; ratios of what it recorded follow")
     rows = hbm_rows(p1) + decode_rows(p1)
@@ -335,7 +342,7 @@ def main(argv=None):
         met = "yes" if v >= target else "NO"
         print(f"{n:<64} {v:7.3f} {s:7.1%} {target:6.2f}  {met:<4} {note}")
     worst = None
-    if not args.quick:
+    if not args.quick and not args.profile:
         p2, _, _ = probe(args.kvwall, os.path.join(tmp, "run2"), False, args.model)
         worst = stability(p1, p2)
         print(f"{'run 1 vs run 2, worst relative difference':<64} {worst:7.3%} {'':>7} {'2%':>6}  "
