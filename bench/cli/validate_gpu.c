@@ -7,8 +7,9 @@
  *    for L tokens, in order, on one stream: RMSNorm, the fused QKV GEMM,
  *    RoPE and the K/V write into the layer's KV cache, causal attention,
  *    the O GEMM and residual add, RMSNorm, the gate+up GEMM, SiLU x up,
- *    the down GEMM and residual add (cuBLASLt bf16 GEMMs, attention.cu,
- *    layer.cu).  Weights cycle over `distinct` sets when the model's do
+ *    the down GEMM and residual add (cuBLASLt bf16 GEMMs, layer.cu, and the
+ *    attention backend the prefill probe measured for the model: cuDNN's
+ *    fused attention, else attention.cu).  Weights cycle over `distinct` sets when the model's do
  *    not all fit; each set is hundreds of MB, far past L2, so the reuse
  *    changes no timing.
  * 3. Transfer, per path: the L tokens' KV moved layer by layer, one
@@ -83,6 +84,7 @@ static const char *unbuildable(const kvw_arch *a, char *buf, size_t cap)
 #ifdef KVW_HAVE_CUDA
 #include "copycheck.h"
 #include "kvw_cuda.h"
+#include "kvw_cudnn.h"
 #include "kvw_gbench.h"
 #include "kvw_gemm.h"
 #include "kvw_kernels.h"
@@ -103,6 +105,9 @@ typedef struct engine {
 	size_t slot_bytes;
 	kvw_gemm *g[N_GEMM];
 	long g_tokens;
+	bool use_cudnn;  /* attention as the prefill probe ran it: cuDNN, else the own kernel */
+	kvw_sdpa *att;   /* cuDNN's graph for g_tokens, NULL: the own kernel */
+	char att_why[256];
 	cudaStream_t cs, xs; /* compute, copy */
 	kvw_tcp_pipe *pipe;
 	unsigned long long *wrong_dev;
@@ -126,6 +131,8 @@ static void free_gemms(engine *e)
 		kvw_gemm_destroy(e->g[i]);
 		e->g[i] = NULL;
 	}
+	kvw_sdpa_destroy(e->att);
+	e->att = NULL;
 	e->g_tokens = 0;
 }
 
@@ -140,6 +147,12 @@ static kvw_err gemms_for(engine *e, long t, kvw_diag *d)
 			free_gemms(e);
 			return err;
 		}
+	}
+	if (e->use_cudnn) { /* a refused size runs the own kernel, the reason kept */
+		kvw_sdpa_shape sh = { 1, (int)t, (int)t, e->a->n_heads, e->a->n_kv_heads, e->a->head_dim, e->a->head_dim,
+		                      true, KVW_SDPA_BF16, 0, 0 };
+		if (kvw_sdpa_create(&sh, &e->att, e->att_why, sizeof e->att_why) != 0)
+			e->att = NULL;
 	}
 	e->g_tokens = t;
 	return KVW_OK;
@@ -293,7 +306,13 @@ static cudaError_t forward(engine *e, long t, cudaStream_t s)
 		STEP(kvw_rmsnorm(e->x, e->gamma, e->xn, t, e->h, 1e-5f, s));
 		GEMM(QKV, e->xn, e->big);
 		STEP(kvw_qkv_split(e->big, e->q, k, v, t, a->n_heads, a->n_kv_heads, a->head_dim, 10000.0f, s));
-		STEP(kvw_attention(e->q, k, v, e->o, (int)t, a->n_heads, a->n_kv_heads, a->head_dim, s));
+		if (e->att) {
+			char why[256];
+			if (kvw_sdpa_run(e->att, e->q, k, v, e->o, NULL, s, why, sizeof why) != 0)
+				return cudaErrorUnknown;
+		} else {
+			STEP(kvw_attention(e->q, k, v, e->o, (int)t, a->n_heads, a->n_kv_heads, a->head_dim, s));
+		}
 		GEMM(O, e->o, e->tmp);
 		STEP(kvw_add(e->x, e->tmp, rows * (size_t)e->h, s));
 		STEP(kvw_rmsnorm(e->x, e->gamma, e->xn, t, e->h, 1e-5f, s));
@@ -537,6 +556,10 @@ static kvw_err measure_model(vrun *v, const kvw_arch *a, json_t *entry, kvw_diag
 		return err;
 	json_object_set_new(entry, "layers", json_integer(e.layers));
 	json_object_set_new(entry, "distinct_layers", json_integer(e.distinct));
+	/* the attention backend the prefill probe measured (and checked) for this model */
+	const char *pb = json_string_value(json_object_get(json_object_get(v->profile, "prefill_attention"), "backend"));
+	e.use_cudnn = pb && strcmp(pb, "cudnn") == 0;
+	json_object_set_new(entry, "attention_backend", json_string(e.use_cudnn ? "cudnn" : "own"));
 	if (!kvw_attention_supported(a->head_dim, a->n_heads, a->n_kv_heads)) {
 		err = kvw_fail(d, KVW_EUSAGE, "validate: attention of %s is not supported", a->name);
 		goto out;
