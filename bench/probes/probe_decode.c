@@ -112,6 +112,11 @@ typedef struct dstep {
 	int reps;
 } dstep;
 
+static long gemm_rows(const dstep *p, long rows)
+{
+	return p->fp8 ? (rows + 15) / 16 * 16 : rows;
+}
+
 static void *wptr(dstep *p, int i, int e)
 {
 	return i < UP ? p->w[i] : p->w[2 + 2 * e + (i - UP)];
@@ -166,8 +171,11 @@ static kvw_err step_alloc(dstep *p, kvw_diag *d)
 {
 	kvw_err err = KVW_OK;
 	const dshape *s = &p->s;
-	size_t b = (size_t)p->batch, es = p->fp8 ? 1 : 2, kv_row = (size_t)s->kv_heads * s->dim;
-	size_t rows = (size_t)s->ffn_rows, pool = (size_t)p->pool_blocks * BT * kv_row * 2;
+	/* fp8 GEMMs run on row counts padded to 16 (cuBLASLt's fp8 kernels want
+	 * multiples of 16, as engines pad them); the padding rows are computed
+	 * and ignored */
+	size_t b = (size_t)gemm_rows(p, p->batch), es = p->fp8 ? 1 : 2, kv_row = (size_t)s->kv_heads * s->dim;
+	size_t rows = (size_t)gemm_rows(p, s->ffn_rows), pool = (size_t)p->pool_blocks * BT * kv_row * 2;
 	cudaError_t (*fill)(void *, size_t, unsigned, float, cudaStream_t) = p->fp8 ? kvw_fill_fp8 : kvw_fill_bf16;
 	KVW_CU(cudaStreamCreateWithFlags(&p->st, cudaStreamNonBlocking));
 	KVW_CU(kvw_evtimer_init(&p->t, p->st));
@@ -205,7 +213,7 @@ static kvw_err step_alloc(dstep *p, kvw_diag *d)
 	if ((err = make_table(p->table, p->batch, p->per_seq, p->pool_blocks, d)))
 		goto out;
 	for (int i = 0; i < N_GEMM && !err; i++)
-		err = kvw_gemm_create(&p->g[i], i < UP ? p->batch : s->ffn_rows, s->n[i], s->k[i], p->fp8, d);
+		err = kvw_gemm_create(&p->g[i], gemm_rows(p, i < UP ? p->batch : s->ffn_rows), s->n[i], s->k[i], p->fp8, d);
 	KVW_CU(cudaDeviceSynchronize());
 out:
 	return err;
