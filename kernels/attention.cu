@@ -2,8 +2,10 @@
  *
  * Variants:
  *   flash_k   flash-style forward (online softmax, one pass over K and V):
- *             one block of 4 warps per (64-query tile, query head); each
- *             warp owns 16 query rows; K/V tiles of 64 keys go through shared
+ *             one block of W warps per (16 W-query tile, query head), W = 4,
+ *             or 2 or 1 where fewer would leave SMs idle (T <= 512 on an
+ *             H100: kvw_attn_warps); the heaviest tiles are scheduled first
+ *             (kvw_attn_tile); each warp owns 16 query rows; K/V tiles of 64 keys go through shared
  *             memory; QK^T and PV run on tensor cores (WMMA bf16 16x16x16,
  *             fp32 accumulation); causal tiles above the diagonal are
  *             skipped; GQA: query head h reads KV head h / (H / H_kv).
@@ -18,34 +20,37 @@
 #include <cuda_bf16.h>
 #include <mma.h>
 
+#include "kvw_gpuplan.h"
 #include "kvw_kernels.h"
 
 using namespace nvcuda;
 
-#define BR 64
 #define BC 64
-#define WARPS 4
 
-template <int D> struct smem_layout {
+/* W warps per block, each owning 16 query rows: a query tile of BR = 16 W */
+template <int D, int W> struct smem_layout {
+	static constexpr int BR = 16 * W;
 	static constexpr size_t q = BR * D * 2, k = BC * D * 2, v = BC * D * 2;
-	static constexpr size_t s = WARPS * 16 * BC * 4, p = WARPS * 16 * BC * 2, o = WARPS * 16 * D * 4;
+	static constexpr size_t s = W * 16 * BC * 4, p = W * 16 * BC * 2, o = W * 16 * D * 4;
 	static constexpr size_t total = q + k + v + s + p + o;
 };
 
-template <int D>
-__global__ void __launch_bounds__(WARPS * 32) flash_k(const __nv_bfloat16 *__restrict__ Q, const __nv_bfloat16 *__restrict__ K,
+template <int D, int W>
+__global__ void __launch_bounds__(W * 32) flash_k(const __nv_bfloat16 *__restrict__ Q, const __nv_bfloat16 *__restrict__ K,
                                                      const __nv_bfloat16 *__restrict__ V, __nv_bfloat16 *__restrict__ O,
                                                      int T, int H, int Hkv, float scale_log2)
 {
 	extern __shared__ __align__(128) unsigned char smem[];
-	using L = smem_layout<D>;
+	using L = smem_layout<D, W>;
+	constexpr int BR = L::BR, WARPS = W;
 	__nv_bfloat16 *sQ = (__nv_bfloat16 *)smem, *sK = (__nv_bfloat16 *)(smem + L::q);
 	__nv_bfloat16 *sV = (__nv_bfloat16 *)(smem + L::q + L::k);
 	float *sS = (float *)(smem + L::q + L::k + L::v);
 	__nv_bfloat16 *sP = (__nv_bfloat16 *)(smem + L::q + L::k + L::v + L::s);
 	float *sO = (float *)(smem + L::q + L::k + L::v + L::s + L::p);
 
-	const int qb = blockIdx.x, h = blockIdx.y, hk = h / (H / Hkv);
+	/* the heaviest query tiles (most keys) first: they start in the first wave */
+	const int qb = kvw_attn_tile(blockIdx.x, gridDim.x), h = blockIdx.y, hk = h / (H / Hkv);
 	const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, q0 = qb * BR;
 	float *S = sS + warp * 16 * BC, *Ow = sO + warp * 16 * D;
 	__nv_bfloat16 *P = sP + warp * 16 * BC;
@@ -61,7 +66,7 @@ __global__ void __launch_bounds__(WARPS * 32) flash_k(const __nv_bfloat16 *__res
 	const int r = lane / 2, half = lane % 2, qi = q0 + warp * 16 + r;
 	float m = -INFINITY, l = 0.f;
 
-	const int last = min(qb, (T - 1) / BC); /* causal: keys up to the tile's last query */
+	const int last = min((q0 + BR - 1) / BC, (T - 1) / BC); /* causal: keys up to the tile's last query */
 	for (int kb = 0; kb <= last; kb++) {
 		const int k0 = kb * BC;
 		__syncthreads();
@@ -162,18 +167,33 @@ __global__ void ref_k(const __nv_bfloat16 *Q, const __nv_bfloat16 *K, const __nv
 		o[c] /= sum;
 }
 
+template <int D, int W>
+static cudaError_t launch_w(const void *q, const void *k, const void *v, void *o, int T, int H, int Hkv, cudaStream_t s)
+{
+	size_t bytes = smem_layout<D, W>::total;
+	cudaError_t e = cudaFuncSetAttribute(flash_k<D, W>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+	if (e != cudaSuccess)
+		return e;
+	const int br = smem_layout<D, W>::BR;
+	dim3 grid((T + br - 1) / br, H);
+	float scale_log2 = 1.4426950408889634f / sqrtf((float)D); /* softmax in base 2: exp(x) = 2^(x log2 e) */
+	flash_k<D, W><<<grid, W * 32, bytes, s>>>((const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k,
+	                                           (const __nv_bfloat16 *)v, (__nv_bfloat16 *)o, T, H, Hkv, scale_log2);
+	return cudaGetLastError();
+}
+
+/* the grid fills the SMs at short prompts: fewer warps (smaller query tiles) there */
 template <int D>
 static cudaError_t launch(const void *q, const void *k, const void *v, void *o, int T, int H, int Hkv, cudaStream_t s)
 {
-	size_t bytes = smem_layout<D>::total;
-	cudaError_t e = cudaFuncSetAttribute(flash_k<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
-	if (e != cudaSuccess)
-		return e;
-	dim3 grid((T + BR - 1) / BR, H);
-	float scale_log2 = 1.4426950408889634f / sqrtf((float)D); /* softmax in base 2: exp(x) = 2^(x log2 e) */
-	flash_k<D><<<grid, WARPS * 32, bytes, s>>>((const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k,
-	                                            (const __nv_bfloat16 *)v, (__nv_bfloat16 *)o, T, H, Hkv, scale_log2);
-	return cudaGetLastError();
+	int dev = 0, sms = 0;
+	cudaGetDevice(&dev);
+	cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+	switch (kvw_attn_warps(T, H, sms)) {
+	case 1: return launch_w<D, 1>(q, k, v, o, T, H, Hkv, s);
+	case 2: return launch_w<D, 2>(q, k, v, o, T, H, Hkv, s);
+	default: return launch_w<D, 4>(q, k, v, o, T, H, Hkv, s);
+	}
 }
 
 extern "C" bool kvw_attention_supported(int head_dim, int heads, int kv_heads)

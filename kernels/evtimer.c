@@ -29,3 +29,19 @@ double kvw_evtimer_seconds(kvw_evtimer *t)
 		return -1;
 	return ms * 1e-3;
 }
+
+static int mark(void *ctx, int stop)
+{
+	kvw_evtimer *t = ctx;
+	return cudaEventRecord(stop ? t->stop : t->start, t->stream) != cudaSuccess;
+}
+
+static double elapsed(void *ctx)
+{
+	return kvw_evtimer_seconds(ctx);
+}
+
+kvw_marks kvw_evtimer_marks(kvw_evtimer *t)
+{
+	return (kvw_marks){ mark, elapsed, t };
+}

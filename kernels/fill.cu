@@ -35,3 +35,31 @@ extern "C" cudaError_t kvw_fill_fp8(void *a, size_t n, unsigned seed, float scal
 	fill_fp8_k<<<1024, 256, 0, s>>>((__nv_fp8_e4m3 *)a, n, seed, scale);
 	return cudaGetLastError();
 }
+
+/* bf16 -> e4m3 (saturating) at unit scale: the activations of an fp8 layer */
+__global__ void quant_fp8_k(const __nv_bfloat16 *__restrict__ in, __nv_fp8_e4m3 *__restrict__ out, size_t n)
+{
+	for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+		out[i] = __nv_fp8_e4m3(__bfloat162float(in[i]));
+}
+
+extern "C" cudaError_t kvw_quant_fp8(const void *in, void *out, size_t n, cudaStream_t s)
+{
+	size_t blocks = (n + 255) / 256;
+	quant_fp8_k<<<(unsigned)(blocks < 1024 ? (blocks ? blocks : 1) : 1024), 256, 0, s>>>((const __nv_bfloat16 *)in,
+	                                                                                    (__nv_fp8_e4m3 *)out, n);
+	return cudaGetLastError();
+}
+
+/* e4m3 -> bf16 (exact: every e4m3 value is a bf16 value) */
+__global__ void fp8_to_bf16_k(const __nv_fp8_e4m3 *__restrict__ in, __nv_bfloat16 *__restrict__ out, size_t n)
+{
+	for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+		out[i] = __float2bfloat16(float(in[i]));
+}
+
+extern "C" cudaError_t kvw_fp8_to_bf16(const void *in, void *out, size_t n, cudaStream_t s)
+{
+	fp8_to_bf16_k<<<1024, 256, 0, s>>>((const __nv_fp8_e4m3 *)in, (__nv_bfloat16 *)out, n);
+	return cudaGetLastError();
+}

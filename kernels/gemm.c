@@ -1,5 +1,7 @@
-/* gemm.c — cuBLASLt bf16 GEMM for the prefill probe (see kvw_gemm.h). */
+/* gemm.c — cuBLASLt bf16 and fp8 GEMMs for the prefill and decode probes
+ * (see kvw_gemm.h); fp8 with fast accumulation (kvw_gemm_mode_for). */
 #include "kvw_gemm.h"
+#include "kvw_gpuplan.h"
 
 #include <cublasLt.h>
 #include <stdio.h>
@@ -39,6 +41,11 @@ kvw_err kvw_gemm_create(kvw_gemm **out, long tokens, long n, long k, bool fp8, k
 	LT(cublasLtMatmulDescCreate(&g->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
 	LT(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
 	LT(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+	kvw_gemm_mode mode = kvw_gemm_mode_for(fp8);
+	if (mode.fast_accum) {
+		int8_t fast = 1;
+		LT(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof fast));
+	}
 	cudaDataType_t in = fp8 ? CUDA_R_8F_E4M3 : CUDA_R_16BF;
 	LT(cublasLtMatrixLayoutCreate(&g->a, in, (uint64_t)k, (uint64_t)n, k));
 	LT(cublasLtMatrixLayoutCreate(&g->b, in, (uint64_t)k, (uint64_t)tokens, k));

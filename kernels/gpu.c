@@ -1,23 +1,20 @@
 /* gpu.c — kvw_gpu.h on the CUDA runtime (C API, no kernels here). */
 #include "kvw_gpu.h"
+#include "kvw_gpuplan.h"
 
 #include <cuda_runtime_api.h>
 #include <stdio.h>
 
 const char *kvw_gpu_unavailable(int min_devices)
 {
-	static char why[160];
-	int n = 0;
+	static char why[200];
+	int n = 0, drv = 0, rt = 0;
 	cudaError_t e = cudaGetDeviceCount(&n);
-	if (e != cudaSuccess) {
-		snprintf(why, sizeof why, "no CUDA device (%s)", cudaGetErrorString(e));
-		return why;
-	}
-	if (n < min_devices) {
-		snprintf(why, sizeof why, "needs %d CUDA devices, found %d", min_devices, n);
-		return why;
-	}
-	return NULL;
+	cudaDriverGetVersion(&drv);
+	cudaRuntimeGetVersion(&rt);
+	if (e != cudaSuccess)
+		n = 0;
+	return kvw_gpu_reason((int)e, cudaGetErrorString(e), drv, rt, n, min_devices, why, sizeof why);
 }
 
 json_t *kvw_gpu_facts(void)

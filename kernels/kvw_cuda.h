@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "kvw_err.h"
+#include "kvw_gpuplan.h"
 
 /* Needs `kvw_err err` and `kvw_diag *d` in scope and an `out:` label that
  * frees what the function owns: prints the failed call with file and line
@@ -34,6 +35,10 @@ cudaError_t kvw_evtimer_init(kvw_evtimer *t, cudaStream_t s);
 void kvw_evtimer_destroy(kvw_evtimer *t); /* accepts a zeroed timer */
 /* seconds between the events after synchronising on stop; < 0 on error */
 double kvw_evtimer_seconds(kvw_evtimer *t);
+
+/* the timer's events as kvw_time_loop's marks: a loop of launches between
+ * one pair of events (BabelStream, nvbandwidth) */
+kvw_marks kvw_evtimer_marks(kvw_evtimer *t);
 
 /* host buffers: n 16-byte elements of pattern(seed) (hbm.cu) */
 void kvw_pattern_fill_host(void *p, size_t n, unsigned seed);

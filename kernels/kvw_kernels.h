@@ -62,6 +62,10 @@ cudaError_t kvw_fill_bf16(void *a, size_t n, unsigned seed, float scale, cudaStr
 /* n fp8 (e4m3) values likewise */
 cudaError_t kvw_fill_fp8(void *a, size_t n, unsigned seed, float scale, cudaStream_t s);
 
+/* n bf16 values to e4m3 at unit scale (saturating), and e4m3 back to bf16 (exact) */
+cudaError_t kvw_quant_fp8(const void *in, void *out, size_t n, cudaStream_t s);
+cudaError_t kvw_fp8_to_bf16(const void *in, void *out, size_t n, cudaStream_t s);
+
 /* Causal attention (attention.cu): Q, O [tokens][heads][head_dim], K, V
  * [tokens][kv_heads][head_dim], bf16; head_dim 64 or 128, kv_heads
  * dividing heads.  The reference writes fp32 output. */

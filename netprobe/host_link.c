@@ -17,6 +17,7 @@
  * buffers by a kernel.
  * Pinned buffers are allocated by a thread bound (hwloc) to the NUMA node
  * nearest the GPU; profile.host_link.pinned_memory says where they went.
+ * The thread's binding is restored when the probe ends.
  */
 #include <math.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@ static const char *need_2gpu(const kvw_mpi *mpi)
 }
 
 #ifdef KVW_HAVE_CUDA
+#include "copycheck.h"
 #include "kvw_cuda.h"
 #include "kvw_topo.h"
 #include "kvw_fit.h"
@@ -58,16 +60,16 @@ typedef struct copy_job {
 	void *host, *host2, *dev, *dev2;
 	size_t bytes;
 	cudaStream_t s2;
-	cudaEvent_t joined;
+	cudaEvent_t joined, forked;
+	int reps; /* copies between one pair of events */
 	kvw_evtimer t;
 	int peer_src, peer_dst; /* peer copies: device numbers, dir < 0 */
 } copy_job;
 
-static double time_copy(void *arg)
+static int copy_once(void *arg)
 {
 	copy_job *j = arg;
 	cudaError_t e;
-	cudaEventRecord(j->t.start, j->t.stream);
 	if (j->messages > 0) {
 		e = cudaSuccess;
 		for (long m = 0; m < j->messages && e == cudaSuccess; m++)
@@ -77,7 +79,8 @@ static double time_copy(void *arg)
 		e = cudaMemcpyPeerAsync(j->dev2, j->peer_dst, j->dev, j->peer_src, j->bytes, j->t.stream);
 	} else if (j->dir == BIDIR) {
 		/* the second stream starts with the first and the first waits for it */
-		cudaStreamWaitEvent(j->s2, j->t.start, 0);
+		cudaEventRecord(j->forked, j->t.stream);
+		cudaStreamWaitEvent(j->s2, j->forked, 0);
 		e = cudaMemcpyAsync(j->dev, j->host, j->bytes, cudaMemcpyHostToDevice, j->t.stream);
 		if (e == cudaSuccess)
 			e = cudaMemcpyAsync(j->host2, j->dev2, j->bytes, cudaMemcpyDeviceToHost, j->s2);
@@ -87,8 +90,15 @@ static double time_copy(void *arg)
 		e = j->dir == H2D ? cudaMemcpyAsync(j->dev, j->host, j->bytes, cudaMemcpyHostToDevice, j->t.stream)
 		                  : cudaMemcpyAsync(j->host, j->dev, j->bytes, cudaMemcpyDeviceToHost, j->t.stream);
 	}
-	cudaEventRecord(j->t.stop, j->t.stream);
-	return e == cudaSuccess ? kvw_evtimer_seconds(&j->t) : -1;
+	return e != cudaSuccess;
+}
+
+/* reps copies between one pair of events (nvbandwidth's way): seconds per copy */
+static double time_copy(void *arg)
+{
+	copy_job *j = arg;
+	kvw_marks m = kvw_evtimer_marks(&j->t);
+	return kvw_time_loop(j->reps > 0 ? j->reps : 1, copy_once, j, &m);
 }
 
 static bool on_c2c(void)
@@ -115,22 +125,70 @@ static long long check_copy(copy_job *j, unsigned long long *wrong_dev)
 	return (long long)w;
 }
 
+/* every destination of the copy gets bytes no copy writes (copycheck.h):
+ * the host buffer of D2H, both of bidir, the device buffer of H2D and of
+ * the KV-shaped messages, the peer device's buffer */
+typedef struct verify_ctx {
+	copy_job *j;
+	unsigned long long *wrong_dev;
+} verify_ctx;
+
+static int poison_dst(void *arg)
+{
+	copy_job *j = ((verify_ctx *)arg)->j;
+	cudaError_t e = cudaSuccess;
+	if (j->dir == D2H) {
+		memset(j->host, 0xA5, j->bytes);
+		return 0;
+	}
+	if (j->dir == BIDIR)
+		memset(j->host2, 0xA5, j->bytes);
+	if (j->dir < 0) {
+		int cur = 0;
+		cudaGetDevice(&cur);
+		if ((e = cudaSetDevice(j->peer_dst)) == cudaSuccess && (e = cudaMemset(j->dev2, 0xA5, j->bytes)) == cudaSuccess)
+			e = cudaDeviceSynchronize();
+		cudaSetDevice(cur);
+		return e != cudaSuccess;
+	}
+	if ((e = cudaMemset(j->dev, 0xA5, j->bytes)) == cudaSuccess)
+		e = cudaDeviceSynchronize();
+	return e != cudaSuccess;
+}
+
+static int verify_copy(void *arg)
+{
+	return time_copy(((verify_ctx *)arg)->j) < 0;
+}
+
+static long long count_wrong(void *arg)
+{
+	verify_ctx *c = arg;
+	return check_copy(c->j, c->wrong_dev);
+}
+
 /* times one size, checks it, emits the record; *median gets the time */
 static kvw_err measure(kvw_probe_run *r, copy_job *j, const char *variant, unsigned long long *wrong_dev,
                        double *median, kvw_diag *d)
 {
 	kvw_record rec = kvw_record_new(j->dir < 0 ? "peer" : "host_link", variant);
 	rec.bytes = (double)j->bytes * (j->dir == BIDIR ? 2 : 1);
-	rec.iterations = r->quick ? 3 : (j->bytes < (1u << 24) ? 50 : 10);
-	rec.repetitions = r->quick ? 3 : 5;
-	kvw_err err = kvw_gbench_measure(variant, time_copy, j, rec.iterations, rec.repetitions, &rec.time_s, d);
+	rec.iterations = j->reps = r->quick ? 3 : (j->bytes < (1u << 24) ? 50 : 10);
+	rec.repetitions = 5;
+	kvw_err err = kvw_gbench_measure(variant, time_copy, j, 1, rec.repetitions, &rec.time_s, d);
+	j->reps = 1;
 	if (err)
 		return err;
 	*median = rec.time_s.median;
 	rec.gbps = rec.bytes / rec.time_s.median / 1e9;
-	if (time_copy(j) < 0)
+	/* poison every destination, copy once more, compare every element */
+	verify_ctx vc = { j, wrong_dev };
+	kvw_copy_check chk = { poison_dst, verify_copy, count_wrong, &vc };
+	long long wrong = kvw_copy_verify(&chk);
+	if (wrong == -1)
+		return kvw_fail(d, KVW_EDRIVER, "%s: poisoning the destination failed", variant);
+	if (wrong == -2)
 		return kvw_fail(d, KVW_EDRIVER, "%s: the verification copy failed", variant);
-	long long wrong = check_copy(j, wrong_dev);
 	if (wrong < 0)
 		return kvw_fail(d, KVW_EDRIVER, "%s: the check failed", variant);
 	rec.checked = (long long)(j->bytes / 16) * (j->dir == BIDIR ? 2 : 1);
@@ -215,11 +273,12 @@ static kvw_err host_link_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	char numa[200] = "pinned buffers allocated without NUMA binding (hwloc unavailable)";
 	int dev = 0;
 	cudaGetDevice(&dev);
-	kvw_topo_bind_near_gpu(dev, numa, sizeof numa);
+	kvw_topo_saved *binding = kvw_topo_bind_near_gpu(dev, numa, sizeof numa); /* undone at out: */
 	KVW_CU(kvw_evtimer_init(&j.t, NULL));
 	KVW_CU(cudaStreamCreateWithFlags(&j.t.stream, cudaStreamNonBlocking));
 	KVW_CU(cudaStreamCreateWithFlags(&j.s2, cudaStreamNonBlocking));
 	KVW_CU(cudaEventCreateWithFlags(&j.joined, cudaEventDisableTiming));
+	KVW_CU(cudaEventCreateWithFlags(&j.forked, cudaEventDisableTiming));
 	KVW_CU(cudaMalloc(&j.dev, max_bytes));
 	KVW_CU(cudaMalloc(&j.dev2, max_bytes));
 	KVW_CU(cudaMalloc((void **)&wrong_dev, sizeof *wrong_dev));
@@ -263,7 +322,10 @@ out:
 		cudaStreamDestroy(j.t.stream);
 	if (j.joined)
 		cudaEventDestroy(j.joined);
+	if (j.forked)
+		cudaEventDestroy(j.forked);
 	kvw_evtimer_destroy(&j.t);
+	kvw_topo_unbind(binding);
 	return err;
 }
 

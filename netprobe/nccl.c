@@ -11,6 +11,9 @@
  *         patterns (one message, per layer, per layer x block) go into
  *         profile.kv_messages.  Same node or two nodes:
  *         NCCL picks NVLink, PCIe or the network itself.
+ * Every wait polls the communicator's asynchronous errors (and gives up
+ * after 60 s without progress), so a dead peer fails the probe with the
+ * reason instead of hanging it; the communicator is aborted then.
  * Skipped with the reason: built without NCCL or CUDA, no CUDA device,
  * fewer than 2 ranks (NCCL refuses two ranks on one GPU, so a one-GPU node
  * cannot run it).
@@ -21,6 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
+#include "copycheck.h"
 #include "kvw_gpu.h"
 #include "kvw_topo.h"
 #include "nccl_math.h"
@@ -36,6 +42,8 @@
 #include "kvw_kernels.h"
 
 #define SEED 31u
+/* a peer that neither finishes nor reports an error within this fails the run */
+#define NCCL_TIMEOUT_S 60.0
 
 typedef struct p2p_job {
 	const kvw_mpi *mpi;
@@ -44,12 +52,69 @@ typedef struct p2p_job {
 	size_t bytes;    /* per message */
 	long messages;   /* per iteration, back to back */
 	kvw_evtimer t;
+	char why[200];   /* set when the communicator failed or timed out (it is then aborted) */
 } p2p_job;
+
+/* the wait on the stop event, polling the communicator's asynchronous
+ * errors (a dead peer shows there as ncclRemoteError / ncclSystemError):
+ * kvw_wait_async's callbacks */
+static int ev_done(void *ctx)
+{
+	cudaError_t e = cudaEventQuery(((p2p_job *)ctx)->t.stop);
+	return e == cudaSuccess ? 1 : e == cudaErrorNotReady ? 0 : -1;
+}
+
+static int comm_error(void *ctx)
+{
+	ncclResult_t r = ncclSuccess;
+	if (ncclCommGetAsyncError(((p2p_job *)ctx)->comm, &r) != ncclSuccess)
+		return (int)ncclInternalError;
+	return r == ncclSuccess || r == ncclInProgress ? 0 : (int)r;
+}
+
+static double mono_now(void *ctx)
+{
+	(void)ctx;
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void nap(void *ctx)
+{
+	(void)ctx;
+	struct timespec t = { 0, 20000 }; /* 20 us: far below any message's time */
+	nanosleep(&t, NULL);
+}
+
+/* seconds between the events, or -1 with j->why set and the communicator
+ * aborted when the peer failed or fell silent */
+static double wait_p2p(p2p_job *j)
+{
+	kvw_waiter w = { ev_done, comm_error, mono_now, nap, j };
+	int code = 0, rc = kvw_wait_async(&w, NCCL_TIMEOUT_S, &code);
+	if (rc == 0)
+		return kvw_evtimer_seconds(&j->t);
+	if (rc == 1)
+		snprintf(j->why, sizeof j->why, "NCCL: the communicator failed (%s): is the peer rank alive?",
+		         ncclGetErrorString((ncclResult_t)code));
+	else if (rc == 2)
+		snprintf(j->why, sizeof j->why, "NCCL: no progress from the peer rank in %.0f s (dead or stalled peer)",
+		         NCCL_TIMEOUT_S);
+	else
+		snprintf(j->why, sizeof j->why, "NCCL: waiting for the transfer failed (%s)",
+		         cudaGetErrorString(cudaEventQuery(j->t.stop)));
+	ncclCommAbort(j->comm);
+	j->comm = NULL;
+	return -1;
+}
 
 static double time_p2p(void *arg)
 {
 	p2p_job *j = arg;
 	ncclResult_t e = ncclSuccess;
+	if (!j->comm)
+		return -1; /* aborted after a failure */
 	kvw_mpi_barrier(j->mpi);
 	cudaEventRecord(j->t.start, j->t.stream);
 	for (long m = 0; m < j->messages && e == ncclSuccess; m++) {
@@ -60,8 +125,11 @@ static double time_p2p(void *arg)
 			e = ncclRecv(p, j->bytes, ncclChar, 0, j->comm, j->t.stream);
 	}
 	cudaEventRecord(j->t.stop, j->t.stream);
-	double t = kvw_evtimer_seconds(&j->t);
-	return e == ncclSuccess ? t : -1;
+	if (e != ncclSuccess) {
+		snprintf(j->why, sizeof j->why, "NCCL: %s", ncclGetErrorString(e));
+		return -1;
+	}
+	return wait_p2p(j);
 }
 
 /* KV-shaped: the same KV bytes as 1, per-layer and per-(layer x block)
@@ -80,8 +148,11 @@ static kvw_err kv_shaped(kvw_probe_run *r, p2p_job *j, size_t max, kvw_diag *d)
 		rec.bytes = (double)j->bytes * (double)j->messages;
 		rec.iterations = 3;
 		rec.repetitions = 3;
-		if ((err = kvw_gbench_measure(rec.variant, time_p2p, j, rec.iterations, rec.repetitions, &rec.time_s, d)))
+		if ((err = kvw_gbench_measure(rec.variant, time_p2p, j, rec.iterations, rec.repetitions, &rec.time_s, d))) {
+			if (j->why[0])
+				err = kvw_fail(d, KVW_EDRIVER, "nccl %s: %s", rec.variant, j->why);
 			break;
+		}
 		if (i == 0)
 			packed_s = rec.time_s.median;
 		if (r->mpi->rank != 1)
@@ -144,8 +215,11 @@ static kvw_err nccl_run(kvw_probe_run *r, void *state, kvw_diag *d)
 		rec.bytes = (double)b;
 		rec.iterations = r->quick ? 5 : (b < (1u << 24) ? 50 : 10);
 		rec.repetitions = r->quick ? 3 : 5;
-		if ((err = kvw_gbench_measure(rec.variant, time_p2p, &j, rec.iterations, rec.repetitions, &rec.time_s, d)))
+		if ((err = kvw_gbench_measure(rec.variant, time_p2p, &j, rec.iterations, rec.repetitions, &rec.time_s, d))) {
+			if (j.why[0])
+				err = kvw_fail(d, KVW_EDRIVER, "nccl %s: %s", rec.variant, j.why);
 			goto out;
+		}
 		if (m->rank != 1)
 			continue; /* rank 1 holds the received data and the receive times */
 		unsigned long long wrong = 0;
@@ -185,7 +259,8 @@ out:
 	if (j.t.stream)
 		cudaStreamDestroy(j.t.stream);
 	kvw_evtimer_destroy(&j.t);
-	ncclCommDestroy(j.comm);
+	if (j.comm)
+		ncclCommDestroy(j.comm);
 	return err;
 }
 

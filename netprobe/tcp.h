@@ -46,6 +46,14 @@ typedef struct kvw_tcp_pipe kvw_tcp_pipe;
 kvw_err kvw_tcp_pipe_open(int streams, kvw_tcp_pipe **out, kvw_diag *d);
 double kvw_tcp_pipe_send_gpu(kvw_tcp_pipe *p, const void *dev, size_t n);
 void kvw_tcp_pipe_close(kvw_tcp_pipe *p); /* accepts NULL */
+/* One checked send of n bytes of GPU memory dev, staged into a poisoned
+ * staging buffer, each stream's checksum (computed by the receiver)
+ * compared with that of expected, the n host bytes dev must hold: wrong
+ * bytes, or -1 when a stream failed. */
+long long kvw_tcp_pipe_verify(kvw_tcp_pipe *p, const void *dev, const void *expected, size_t n);
+/* For tests: another staging copy in place of kvw_gpu_to_host (NULL: back). */
+#include <stdbool.h>
+void kvw_tcp_pipe_set_stage(kvw_tcp_pipe *p, bool (*stage)(void *dst, const void *src, size_t n));
 
 /* --peer ADDR:PORT well formed? (tcp_probe.c) */
 kvw_err kvw_tcp_check_peer(const char *peer, kvw_diag *d);

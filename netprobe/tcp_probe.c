@@ -9,9 +9,12 @@
  *         t(s) = alpha + s / B; sizes 4 KiB .. 64 MiB, fitted into
  *         profile.links.  GB/s counts payload, one direction.  Where
  *         CUDA is, the sweep runs again with the payload staged from GPU
- *         memory (device-to-host copy inside each timed send).  After the
+ *         memory (device-to-host copy into a staging buffer inside each
+ *         timed send; the streams send the staging buffer).  After the
  *         timing each size is sent once more with a checksum the receiver
- *         computes and returns; a mismatch fails the run.
+ *         computes and returns, compared with the checksum of what the GPU
+ *         held (the payload), the staging buffer poisoned first: a
+ *         mismatch, a staging fault included, fails the run.
  *         KV-shaped traffic on one stream: the KV bytes of a prompt of the
  *         --model sent as one packed message, one message per layer, and
  *         one per (layer x block) for 16-, 64- and 256-token blocks, only
@@ -62,7 +65,9 @@ struct client {
 	size_t msg_bytes; /* per message per stream */
 	int messages;     /* per stream; only the last is acknowledged */
 	uint32_t flags;   /* KVW_TCP_SUM to verify */
-	void *dev_src;    /* set: each iteration first stages the payload from GPU memory */
+	void *dev_src;    /* set: each iteration first stages the payload from GPU memory ... */
+	char *stage;      /* ... into this buffer, which the streams then send (never the payload) */
+	bool (*stage_fn)(void *dst, const void *dev, size_t n); /* the staging copy: kvw_gpu_to_host */
 	int quit;
 };
 
@@ -73,8 +78,16 @@ static double now(void)
 	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* stream i sends bytes [i m, (i + 1) m) of the payload, m = msg_bytes */
+/* stream i sends bytes [i m, (i + 1) m) of the payload, m = msg_bytes, or
+ * of the staging buffer when the payload comes from the GPU */
 static char *slice(const client *c, const stream *s)
+{
+	return (c->dev_src ? c->stage : c->payload) + (size_t)(s - c->s) * c->msg_bytes;
+}
+
+/* what stream s must deliver: the payload's slice (the GPU source holds a
+ * copy of the payload), whatever the staging did */
+static const char *expected_slice(const client *c, const stream *s)
 {
 	return c->payload + (size_t)(s - c->s) * c->msg_bytes;
 }
@@ -155,13 +168,16 @@ static void client_close(client *c)
 		if (c->s[i].fd > 0)
 			close(c->s[i].fd);
 	free(c->payload);
+	free(c->stage);
 	free(c);
 }
 
 static kvw_err client_open(const struct sockaddr_in *sa, int n, client **out, kvw_diag *d)
 {
 	client *c = calloc(1, sizeof *c);
-	if (!c || !(c->payload = malloc(BUF_BYTES))) {
+	if (!c || !(c->payload = malloc(BUF_BYTES)) || !(c->stage = malloc(BUF_BYTES))) {
+		if (c)
+			free(c->payload);
 		free(c);
 		return kvw_fail(d, KVW_ESYS, "out of memory");
 	}
@@ -188,6 +204,7 @@ static kvw_err client_open(const struct sockaddr_in *sa, int n, client **out, kv
 		}
 	}
 	c->n = n;
+	c->stage_fn = kvw_gpu_to_host;
 	*out = c;
 	return KVW_OK;
 }
@@ -197,7 +214,7 @@ static double iterate(client *c)
 {
 	double t0 = now();
 	/* the whole message crosses from the GPU, every stream's slice of it */
-	if (c->dev_src && !kvw_gpu_to_host(c->payload, c->dev_src, c->msg_bytes * (size_t)c->n))
+	if (c->dev_src && !c->stage_fn(c->stage, c->dev_src, c->msg_bytes * (size_t)c->n))
 		return -1;
 	pthread_barrier_wait(&c->start);
 	pthread_barrier_wait(&c->done);
@@ -224,6 +241,23 @@ static kvw_err stream_error(client *c, const char *where, kvw_diag *d)
 	return kvw_fail(d, KVW_ESYS, "tcp %s: failed", where);
 }
 
+/* one checksummed iteration: the staging buffer is poisoned first, so a
+ * staging copy that moved nothing (or the wrong bytes) cannot pass, and
+ * each stream's checksum is compared with the payload's; wrong bytes, or
+ * -1 when a stream failed */
+static long long checked_iteration(client *c)
+{
+	if (c->dev_src)
+		memset(c->stage, 0xA5, c->msg_bytes * (size_t)c->n);
+	if (iterate(c) < 0)
+		return -1;
+	long long wrong = 0;
+	for (int i = 0; i < c->n; i++)
+		wrong += c->s[i].got_sum != kvw_tcp_checksum(expected_slice(c, &c->s[i]), c->msg_bytes)
+		         ? (long long)c->msg_bytes : 0;
+	return wrong;
+}
+
 /* times c's current setting, then verifies one checksummed iteration */
 static kvw_err measure(kvw_probe_run *r, client *c, kvw_record *rec, kvw_diag *d)
 {
@@ -236,11 +270,11 @@ static kvw_err measure(kvw_probe_run *r, client *c, kvw_record *rec, kvw_diag *d
 		return err;
 	rec->gbps = rec->bytes / rec->time_s.median / 1e9;
 	c->flags = KVW_TCP_SUM;
-	if (iterate(c) < 0)
+	long long wrong = checked_iteration(c);
+	if (wrong < 0)
 		return stream_error(c, rec->variant, d);
 	rec->checked = (long long)(c->msg_bytes * (size_t)c->n);
-	for (int i = 0; i < c->n; i++)
-		rec->wrong += c->s[i].got_sum != kvw_tcp_checksum(slice(c, &c->s[i]), c->msg_bytes) ? (long long)c->msg_bytes : 0;
+	rec->wrong = wrong;
 	if (rec->wrong) {
 		rec->status = KVW_ST_FAILED;
 		snprintf(rec->reason, sizeof rec->reason, "checksum mismatch on %lld bytes", rec->wrong);
@@ -483,6 +517,34 @@ double kvw_tcp_pipe_send_gpu(kvw_tcp_pipe *p, const void *dev, size_t n)
 		sent += c->msg_bytes * (size_t)c->n;
 	}
 	return total;
+}
+
+long long kvw_tcp_pipe_verify(kvw_tcp_pipe *p, const void *dev, const void *expected, size_t n)
+{
+	client *c = p->c;
+	long long wrong = 0;
+	size_t sent = 0, step = (size_t)c->n * 8;
+	char *payload = c->payload;
+	c->messages = 1;
+	c->flags = KVW_TCP_SUM;
+	while (n - sent >= step && wrong >= 0) {
+		size_t chunk = n - sent < BUF_BYTES ? n - sent : BUF_BYTES;
+		c->msg_bytes = chunk / (size_t)c->n / 8 * 8;
+		c->dev_src = (void *)((const char *)dev + sent);
+		c->payload = (char *)expected + sent; /* what each stream must deliver */
+		long long w = checked_iteration(c);
+		wrong = w < 0 ? -1 : wrong + w;
+		sent += c->msg_bytes * (size_t)c->n;
+	}
+	c->dev_src = NULL;
+	c->payload = payload;
+	c->flags = 0;
+	return wrong;
+}
+
+void kvw_tcp_pipe_set_stage(kvw_tcp_pipe *p, bool (*stage)(void *dst, const void *src, size_t n))
+{
+	p->c->stage_fn = stage ? stage : kvw_gpu_to_host;
 }
 
 void kvw_tcp_pipe_close(kvw_tcp_pipe *p)

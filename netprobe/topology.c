@@ -194,46 +194,128 @@ static kvw_err topo_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	return KVW_OK;
 }
 
-#ifdef KVW_HAVE_CUDA
-#include <hwloc/cudart.h>
+/* a thread's binding before kvwall changed it (kvw_topo.h) */
+struct kvw_topo_saved {
+	hwloc_topology_t t;
+	hwloc_bitmap_t cpus, nodes;
+	hwloc_membind_policy_t policy;
+	bool have_cpus, have_mem;
+};
 
-bool kvw_topo_bind_near_gpu(int dev, char *where, size_t cap)
+void kvw_topo_unbind(kvw_topo_saved *s)
+{
+	if (!s)
+		return;
+	if (s->have_cpus)
+		hwloc_set_cpubind(s->t, s->cpus, HWLOC_CPUBIND_THREAD);
+	if (s->have_mem)
+		hwloc_set_membind(s->t, s->nodes, s->policy, HWLOC_MEMBIND_THREAD | HWLOC_MEMBIND_BYNODESET);
+	hwloc_bitmap_free(s->cpus);
+	hwloc_bitmap_free(s->nodes);
+	hwloc_topology_destroy(s->t);
+	free(s);
+}
+
+/* saves the calling thread's CPU and memory binding, then binds both to
+ * set (t is taken over); NULL when hwloc refused */
+static kvw_topo_saved *bind_set(hwloc_topology_t t, hwloc_const_cpuset_t set, char *nodes_text, size_t cap)
+{
+	kvw_topo_saved *s = calloc(1, sizeof *s);
+	hwloc_bitmap_t want = hwloc_bitmap_alloc();
+	if (!s || !want || !(s->cpus = hwloc_bitmap_alloc()) || !(s->nodes = hwloc_bitmap_alloc())) {
+		hwloc_bitmap_free(want);
+		if (s) {
+			hwloc_bitmap_free(s->cpus);
+			free(s);
+		}
+		hwloc_topology_destroy(t);
+		return NULL;
+	}
+	s->t = t;
+	s->have_cpus = hwloc_get_cpubind(t, s->cpus, HWLOC_CPUBIND_THREAD) == 0;
+	s->have_mem = hwloc_get_membind(t, s->nodes, &s->policy, HWLOC_MEMBIND_THREAD | HWLOC_MEMBIND_BYNODESET) == 0;
+	if (!s->have_cpus || hwloc_set_cpubind(t, set, HWLOC_CPUBIND_THREAD) != 0) {
+		hwloc_bitmap_free(want);
+		s->have_cpus = s->have_mem = false;
+		kvw_topo_unbind(s);
+		return NULL;
+	}
+	hwloc_cpuset_to_nodeset(t, set, want);
+	hwloc_set_membind(t, want, HWLOC_MEMBIND_BIND, HWLOC_MEMBIND_THREAD | HWLOC_MEMBIND_BYNODESET);
+	char *txt = NULL;
+	hwloc_bitmap_list_asprintf(&txt, want);
+	snprintf(nodes_text, cap, "%s", txt ? txt : "?");
+	free(txt);
+	hwloc_bitmap_free(want);
+	return s;
+}
+
+kvw_topo_saved *kvw_topo_bind_cpus(const char *cpulist)
 {
 	hwloc_topology_t t;
 	kvw_diag d;
+	char nodes[64];
 	if (load(NULL, &t, &d))
-		return false;
-	hwloc_bitmap_t set = hwloc_bitmap_alloc(), nodes = hwloc_bitmap_alloc();
-	bool ok = set && nodes && hwloc_cudart_get_device_cpuset(t, dev, set) == 0
-	          && hwloc_set_cpubind(t, set, HWLOC_CPUBIND_THREAD) == 0;
-	if (ok) {
-		hwloc_cpuset_to_nodeset(t, set, nodes);
-		hwloc_set_membind(t, nodes, HWLOC_MEMBIND_BIND, HWLOC_MEMBIND_THREAD | HWLOC_MEMBIND_BYNODESET);
-		char *s = NULL;
-		hwloc_bitmap_list_asprintf(&s, nodes);
-		snprintf(where, cap, "pinned buffers allocated by a thread bound to NUMA node(s) %s, nearest GPU %d",
-		         s ? s : "?", dev);
-		free(s);
+		return NULL;
+	hwloc_bitmap_t set = hwloc_bitmap_alloc();
+	if (!set || hwloc_bitmap_list_sscanf(set, cpulist) != 0) {
+		hwloc_bitmap_free(set);
+		hwloc_topology_destroy(t);
+		return NULL;
 	}
+	kvw_topo_saved *s = bind_set(t, set, nodes, sizeof nodes);
 	hwloc_bitmap_free(set);
-	hwloc_bitmap_free(nodes);
-	hwloc_topology_destroy(t);
-	return ok;
+	return s;
+}
+
+#ifdef KVW_HAVE_CUDA
+#include <hwloc/cudart.h>
+
+kvw_topo_saved *kvw_topo_bind_near_gpu(int dev, char *where, size_t cap)
+{
+	hwloc_topology_t t;
+	kvw_diag d;
+	char nodes[64];
+	if (load(NULL, &t, &d))
+		return NULL;
+	hwloc_bitmap_t set = hwloc_bitmap_alloc();
+	if (!set || hwloc_cudart_get_device_cpuset(t, dev, set) != 0) {
+		hwloc_bitmap_free(set);
+		hwloc_topology_destroy(t);
+		return NULL;
+	}
+	kvw_topo_saved *s = bind_set(t, set, nodes, sizeof nodes);
+	hwloc_bitmap_free(set);
+	if (s)
+		snprintf(where, cap, "pinned buffers allocated by a thread bound to NUMA node(s) %s, nearest GPU %d (the "
+		         "binding is undone after the probe)", nodes, dev);
+	return s;
 }
 #else
-bool kvw_topo_bind_near_gpu(int dev, char *where, size_t cap)
+kvw_topo_saved *kvw_topo_bind_near_gpu(int dev, char *where, size_t cap)
 {
 	(void)dev, (void)where, (void)cap;
-	return false;
+	return NULL;
 }
 #endif
 
 #else /* built without hwloc */
 
-bool kvw_topo_bind_near_gpu(int dev, char *where, size_t cap)
+kvw_topo_saved *kvw_topo_bind_near_gpu(int dev, char *where, size_t cap)
 {
 	(void)dev, (void)where, (void)cap;
-	return false;
+	return NULL;
+}
+
+kvw_topo_saved *kvw_topo_bind_cpus(const char *cpulist)
+{
+	(void)cpulist;
+	return NULL;
+}
+
+void kvw_topo_unbind(kvw_topo_saved *s)
+{
+	(void)s;
 }
 
 kvw_err kvw_topo_check_xml(const char *path, kvw_diag *d)

@@ -2,7 +2,8 @@
 # run.sh — the whole test suite, from a fresh checkout (README: "Tests").
 #   1. installs what is missing (scripts/deps.sh test), then checks the
 #      layering rules (scripts/check_layers.py; ctest runs its own test)
-#   2. Release build with gcc, -Werror; prints the sweep benchmark (not a test)
+#   2. the cuDNN frontend headers (scripts/cudnn_prep.sh), then a Release
+#      build with gcc, -Werror; prints the sweep benchmark (not a test)
 #   3. unit, CLI golden and bad-input tests (ctest)
 #      and a quick end-to-end run_all.sh into build/run_all-smoke
 #   4. a minimal build with every optional library switched off: it builds,
@@ -18,6 +19,9 @@ scripts/deps.sh test
 
 echo "== layering: every include points down (scripts/check_layers.py)" >&2
 python3 scripts/check_layers.py
+
+echo "== cuDNN frontend headers for the attention shim (scripts/cudnn_prep.sh, PyPI)" >&2
+scripts/cudnn_prep.sh || echo "run.sh: no cuDNN frontend headers: the build goes on without the shim" >&2
 
 echo "== Release build (gcc, -Werror)" >&2
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DKVW_WERROR=ON | grep -A12 "kvwall .* configuration"
@@ -43,7 +47,7 @@ cmake --build build-min -j "$jobs"
 ctest --test-dir build-min --output-on-failure -L "unit|cli|gpu"
 
 echo "== tests under ASan + UBSan, with the fuzzer (clang)" >&2
-CC=clang CXX=clang++ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKVW_WERROR=ON \
+CC=clang CXX=clang++ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKVW_WERROR=ON -DKVW_WITH_CUDNN=OFF \
   -DKVW_SANITIZE=ON -DKVW_FUZZ=ON -DKVW_FUZZ_SECONDS="${KVW_FUZZ_SECONDS:-30}" >/dev/null
 cmake --build build-asan -j "$jobs"
 ctest --test-dir build-asan --output-on-failure

@@ -7,8 +7,9 @@
  *    for L tokens, in order, on one stream: RMSNorm, the fused QKV GEMM,
  *    RoPE and the K/V write into the layer's KV cache, causal attention,
  *    the O GEMM and residual add, RMSNorm, the gate+up GEMM, SiLU x up,
- *    the down GEMM and residual add (cuBLASLt bf16 GEMMs, attention.cu,
- *    layer.cu).  Weights cycle over `distinct` sets when the model's do
+ *    the down GEMM and residual add (cuBLASLt bf16 GEMMs, layer.cu, and the
+ *    attention backend the prefill probe measured for the model: cuDNN's
+ *    fused attention, else attention.cu).  Weights cycle over `distinct` sets when the model's do
  *    not all fit; each set is hundreds of MB, far past L2, so the reuse
  *    changes no timing.
  * 3. Transfer, per path: the L tokens' KV moved layer by layer, one
@@ -23,8 +24,9 @@
  *    is transferred, concurrently (two streams, or the TCP sender on the
  *    host thread), k the model's best split (else L / 2).
  * Times are the median of repetitions through Google Benchmark, after one
- * warm-up run.  Copies are checked after timing (TCP: checksummed by the
- * tcp probe on the same path).
+ * warm-up run.  Copies are checked after timing, into a poisoned receive
+ * slot (TCP: sent once more through a poisoned staging buffer, each
+ * stream's checksum against the source's pattern).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -80,7 +82,9 @@ static const char *unbuildable(const kvw_arch *a, char *buf, size_t cap)
 }
 
 #ifdef KVW_HAVE_CUDA
+#include "copycheck.h"
 #include "kvw_cuda.h"
+#include "kvw_cudnn.h"
 #include "kvw_gbench.h"
 #include "kvw_gemm.h"
 #include "kvw_kernels.h"
@@ -101,6 +105,9 @@ typedef struct engine {
 	size_t slot_bytes;
 	kvw_gemm *g[N_GEMM];
 	long g_tokens;
+	bool use_cudnn;  /* attention as the prefill probe ran it: cuDNN, else the own kernel */
+	kvw_sdpa *att;   /* cuDNN's graph for g_tokens, NULL: the own kernel */
+	char att_why[256];
 	cudaStream_t cs, xs; /* compute, copy */
 	kvw_tcp_pipe *pipe;
 	unsigned long long *wrong_dev;
@@ -124,6 +131,8 @@ static void free_gemms(engine *e)
 		kvw_gemm_destroy(e->g[i]);
 		e->g[i] = NULL;
 	}
+	kvw_sdpa_destroy(e->att);
+	e->att = NULL;
 	e->g_tokens = 0;
 }
 
@@ -138,6 +147,12 @@ static kvw_err gemms_for(engine *e, long t, kvw_diag *d)
 			free_gemms(e);
 			return err;
 		}
+	}
+	if (e->use_cudnn) { /* a refused size runs the own kernel, the reason kept */
+		kvw_sdpa_shape sh = { 1, (int)t, (int)t, e->a->n_heads, e->a->n_kv_heads, e->a->head_dim, e->a->head_dim,
+		                      true, KVW_SDPA_BF16, 0, 0 };
+		if (kvw_sdpa_create(&sh, &e->att, e->att_why, sizeof e->att_why) != 0)
+			e->att = NULL;
 	}
 	e->g_tokens = t;
 	return KVW_OK;
@@ -251,6 +266,7 @@ static kvw_err engine_init(engine *e, const kvw_arch *a, long max_t, kvw_diag *d
 	KVW_CU(cudaMalloc(&e->gamma, 2 * (size_t)e->h));
 	KVW_CU(kvw_fill_bf16(e->gamma, (size_t)e->h, 7u, 1.0f, 0));
 	KVW_CU(cudaMalloc(&e->x, 2 * T * (size_t)e->h));
+	KVW_CU(kvw_fill_bf16(e->x, T * (size_t)e->h, 8u, 1.0f, 0)); /* the layers' input: random, never garbage */
 	KVW_CU(cudaMalloc(&e->xn, 2 * T * (size_t)e->h));
 	KVW_CU(cudaMalloc(&e->tmp, 2 * T * (size_t)e->h));
 	KVW_CU(cudaMalloc(&e->big, 2 * T * big));
@@ -266,7 +282,8 @@ out:
 }
 
 /* every layer for t tokens on stream s (the embedding lookup is a gather,
- * left out; the input rows are whatever the last run left) */
+ * left out; the input rows start random, filled once, and carry the
+ * residual stream of the runs before) */
 static cudaError_t forward(engine *e, long t, cudaStream_t s)
 {
 	const kvw_arch *a = e->a;
@@ -289,7 +306,13 @@ static cudaError_t forward(engine *e, long t, cudaStream_t s)
 		STEP(kvw_rmsnorm(e->x, e->gamma, e->xn, t, e->h, 1e-5f, s));
 		GEMM(QKV, e->xn, e->big);
 		STEP(kvw_qkv_split(e->big, e->q, k, v, t, a->n_heads, a->n_kv_heads, a->head_dim, 10000.0f, s));
-		STEP(kvw_attention(e->q, k, v, e->o, (int)t, a->n_heads, a->n_kv_heads, a->head_dim, s));
+		if (e->att) {
+			char why[256];
+			if (kvw_sdpa_run(e->att, e->q, k, v, e->o, NULL, s, why, sizeof why) != 0)
+				return cudaErrorUnknown;
+		} else {
+			STEP(kvw_attention(e->q, k, v, e->o, (int)t, a->n_heads, a->n_kv_heads, a->head_dim, s));
+		}
 		GEMM(O, e->o, e->tmp);
 		STEP(kvw_add(e->x, e->tmp, rows * (size_t)e->h, s));
 		STEP(kvw_rmsnorm(e->x, e->gamma, e->xn, t, e->h, 1e-5f, s));
@@ -354,47 +377,100 @@ static double time_job(void *arg)
 	return now() - t0;
 }
 
-/* one warm-up, then repetitions; *out: median and spread */
+/* repetitions after the shim's warm-up run; *out: median and spread */
 static kvw_err measure(job *j, const char *name, bool quick, kvw_tstats *out, kvw_diag *d)
 {
 	long need = j->path < 0 ? j->tokens : j->prefix;
 	kvw_err err = need > 0 ? gemms_for(j->e, need, d) : KVW_OK;
 	if (err)
 		return err;
-	if (time_job(j) < 0)
-		return kvw_fail(d, KVW_EDRIVER, "validate %s: the warm-up run failed (%s)", name,
-		                cudaGetErrorString(cudaGetLastError()));
 	long reps = quick || j->tokens >= 32768 ? 3 : 5;
 	err = kvw_gbench_measure(name, time_job, j, 1, reps, out, d);
 	return err == KVW_EDRIVER ? kvw_fail(d, err, "validate %s: a timed run failed", name) : err;
 }
 
-/* the last copy of a path moved the right bytes (pinned, pageable: the
- * host pattern; d2d: a pattern put into the source slot first) */
+/* the check of one path's copy (netprobe/copycheck.h): the receiving
+ * slot is poisoned, the copy runs once more, every element is compared
+ * (pinned, pageable: the host pattern; d2d: a pattern put into the source
+ * slot first) */
+typedef struct vcheck {
+	engine *e;
+	int path;
+	size_t bytes;
+	unsigned seed;
+	void *src;
+} vcheck;
+
+static int vc_poison(void *arg)
+{
+	vcheck *c = arg;
+	return cudaMemsetAsync(c->e->recv[0], 0xA5, c->bytes, c->e->xs) != cudaSuccess
+	       || cudaStreamSynchronize(c->e->xs) != cudaSuccess;
+}
+
+static int vc_copy(void *arg)
+{
+	vcheck *c = arg;
+	enum cudaMemcpyKind kind = c->path == P_D2D ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice;
+	return cudaMemcpyAsync(c->e->recv[0], c->src, c->bytes, kind, c->e->xs) != cudaSuccess;
+}
+
+static long long vc_wrong(void *arg)
+{
+	vcheck *c = arg;
+	engine *e = c->e;
+	unsigned long long wrong = 0;
+	if (cudaMemsetAsync(e->wrong_dev, 0, sizeof wrong, e->xs) != cudaSuccess
+	    || kvw_hbm_check(KVW_HBM_COPY, e->recv[0], c->bytes / 16, c->seed, 0, e->wrong_dev, e->xs) != cudaSuccess
+	    || cudaMemcpyAsync(&wrong, e->wrong_dev, sizeof wrong, cudaMemcpyDeviceToHost, e->xs) != cudaSuccess
+	    || cudaStreamSynchronize(e->xs) != cudaSuccess)
+		return -1;
+	return (long long)wrong;
+}
+
+/* the TCP path: a pattern put into the source slot, sent once more staged
+ * through a poisoned buffer, each stream's checksum against the pattern's */
+static kvw_err check_tcp(engine *e, size_t bytes, kvw_diag *d)
+{
+	kvw_err err = KVW_OK;
+	void *want = malloc(bytes);
+	if (!want)
+		return kvw_fail(d, KVW_ESYS, "out of memory");
+	kvw_pattern_fill_host(want, bytes / 16, 79u);
+	KVW_CU(kvw_hbm_fill(e->kv[0], bytes / 16, 79u, e->xs));
+	KVW_CU(cudaStreamSynchronize(e->xs));
+	long long wrong = kvw_tcp_pipe_verify(e->pipe, e->kv[0], want, bytes);
+	if (wrong < 0)
+		err = kvw_fail(d, KVW_ESYS, "validate tcp_gpu_staged: the checked send failed");
+	else if (wrong)
+		err = kvw_fail(d, KVW_EVERIFY, "validate tcp_gpu_staged: %lld of %zu bytes arrived wrong", wrong, bytes);
+out:
+	free(want);
+	return err;
+}
+
 static kvw_err check_copy(engine *e, int path, long t, kvw_diag *d)
 {
 	kvw_err err = KVW_OK;
 	size_t bytes = kv_layer_bytes(e, t), n = bytes / 16;
-	unsigned seed = 0;
-	void *dst = e->recv[0];
+	vcheck c = { e, path, bytes, 0, NULL };
 	if (path == P_TCP)
-		return KVW_OK; /* checksummed by the tcp probe on the same path */
+		return check_tcp(e, bytes, d);
 	if (path == P_D2D) {
-		seed = 77u;
-		KVW_CU(kvw_hbm_fill(e->kv[0], n, seed, e->xs));
-		KVW_CU(cudaMemcpyAsync(dst, e->kv[0], bytes, cudaMemcpyDeviceToDevice, e->xs));
+		c.seed = 77u;
+		c.src = e->kv[0];
+		KVW_CU(kvw_hbm_fill(e->kv[0], n, c.seed, e->xs));
 	} else {
-		seed = path == P_PINNED ? 500u : 600u;
-		KVW_CU(cudaMemcpyAsync(dst, path == P_PINNED ? e->pinned[0] : e->pageable[0], bytes, cudaMemcpyHostToDevice,
-		                       e->xs));
+		c.seed = path == P_PINNED ? 500u : 600u;
+		c.src = path == P_PINNED ? e->pinned[0] : e->pageable[0];
 	}
-	unsigned long long wrong = 0;
-	KVW_CU(cudaMemsetAsync(e->wrong_dev, 0, sizeof wrong, e->xs));
-	KVW_CU(kvw_hbm_check(KVW_HBM_COPY, dst, n, seed, 0, e->wrong_dev, e->xs));
-	KVW_CU(cudaMemcpyAsync(&wrong, e->wrong_dev, sizeof wrong, cudaMemcpyDeviceToHost, e->xs));
-	KVW_CU(cudaStreamSynchronize(e->xs));
-	if (wrong)
-		err = kvw_fail(d, KVW_EVERIFY, "validate %s at %ld tokens: %llu of %zu 16-byte elements arrived wrong",
+	kvw_copy_check chk = { vc_poison, vc_copy, vc_wrong, &c };
+	long long wrong = kvw_copy_verify(&chk);
+	if (wrong < 0)
+		err = kvw_fail(d, KVW_EDRIVER, "validate %s at %ld tokens: the copy check failed (step %lld)",
+		               path_names[path], t, -wrong);
+	else if (wrong)
+		err = kvw_fail(d, KVW_EVERIFY, "validate %s at %ld tokens: %lld of %zu 16-byte elements arrived wrong",
 		               path_names[path], t, wrong, n);
 out:
 	return err;
@@ -480,6 +556,10 @@ static kvw_err measure_model(vrun *v, const kvw_arch *a, json_t *entry, kvw_diag
 		return err;
 	json_object_set_new(entry, "layers", json_integer(e.layers));
 	json_object_set_new(entry, "distinct_layers", json_integer(e.distinct));
+	/* the attention backend the prefill probe measured (and checked) for this model */
+	const char *pb = json_string_value(json_object_get(json_object_get(v->profile, "prefill_attention"), "backend"));
+	e.use_cudnn = pb && strcmp(pb, "cudnn") == 0;
+	json_object_set_new(entry, "attention_backend", json_string(e.use_cudnn ? "cudnn" : "own"));
 	if (!kvw_attention_supported(a->head_dim, a->n_heads, a->n_kv_heads)) {
 		err = kvw_fail(d, KVW_EUSAGE, "validate: attention of %s is not supported", a->name);
 		goto out;

@@ -1,7 +1,8 @@
 // gbench_shim.cc — the C shim over Google Benchmark (see kvw_gbench.h).
 // A reporter collects the per-repetition times and the aggregates instead
 // of printing them; each measurement registers one benchmark, runs it and
-// clears the registry.
+// clears the registry.  Each measurement starts with one untimed run of
+// the operation (the warm-up).
 #include "kvw_gbench.h"
 
 #include <benchmark/benchmark.h>
@@ -87,6 +88,10 @@ extern "C" kvw_err kvw_gbench_measure(const char *name, kvw_timed_fn fn, void *a
 		benchmark::Initialize(&argc, argv);
 		initialised = true;
 	}
+	// warm-up before the first timed iteration: lazy module loading,
+	// cuBLASLt's first use of an algorithm, NCCL's lazy connect
+	if (!(fn(arg) >= 0))
+		return kvw_fail(d, KVW_EDRIVER, "%s: the warm-up run failed", name);
 	Job job = { fn, arg, false };
 	benchmark::RegisterBenchmark(name, body, &job)
 		->Iterations(iterations)

@@ -5,7 +5,9 @@
  * around a synchronised region) and handed to Google Benchmark as manual
  * time; Google Benchmark runs the iterations and repetitions and computes
  * the aggregates (median, stddev, and min / p90 / max registered here).
- * Statistics are over repetitions of the mean time per iteration.
+ * One untimed run comes first (the warm-up: lazy module loading, a
+ * library's first call, a lazy connect).  Statistics are over repetitions
+ * of the mean time per iteration.
  */
 #ifndef KVW_GBENCH_H
 #define KVW_GBENCH_H

@@ -122,6 +122,58 @@ static kvw_err read_prefill(const json_t *pf, kvw_profile *p, kvw_diag *d)
 	return KVW_OK;
 }
 
+/* ---- decode (the decode-step probe, probe_decode.c) ---------------------- */
+
+static kvw_err decode_point(const json_t *j, size_t i, kvw_profile_decode_pt *pt, kvw_diag *d)
+{
+	static const char *const pos[] = { "batch", "ctx", "layer_s", "step_s", "bytes", "achieved_GBps", "bound_s" };
+	double v[7];
+	for (int k = 0; k < 7; k++)
+		if (!pos_num(j, pos[k], &v[k]))
+			return kvw_fail(d, KVW_EINPUT, "decode.points[%zu] needs a positive \"%s\"", i, pos[k]);
+	const json_t *f = json_object_get(j, "fixed_s");
+	if (!json_is_number(f) || !isfinite(json_number_value(f)))
+		return kvw_fail(d, KVW_EINPUT, "decode.points[%zu] needs a number \"fixed_s\"", i);
+	if (v[0] != floor(v[0]) || v[1] != floor(v[1]) || v[0] > 1e6 || v[1] > 1e9)
+		return kvw_fail(d, KVW_EINPUT, "decode.points[%zu]: batch and ctx must be whole numbers in range", i);
+	*pt = (kvw_profile_decode_pt){ (int)v[0], (long)v[1], v[2], v[3], v[4], v[5], v[6], json_number_value(f) };
+	return KVW_OK;
+}
+
+static kvw_err read_decode(const json_t *dc, kvw_profile *p, kvw_diag *d)
+{
+	if (!dc)
+		return KVW_OK;
+	if (!json_is_object(dc))
+		return kvw_fail(d, KVW_EINPUT, "'decode' must be an object");
+	const char *model = json_string_value(json_object_get(dc, "model"));
+	const char *dtype = json_string_value(json_object_get(dc, "dtype"));
+	const char *backend = json_string_value(json_object_get(dc, "backend"));
+	double layers, block;
+	if (!model || !*model || !dtype || !backend || (strcmp(backend, "cudnn") && strcmp(backend, "own")))
+		return kvw_fail(d, KVW_EINPUT, "decode needs \"model\", \"dtype\" and \"backend\" (cudnn or own)");
+	if (!pos_num(dc, "n_layers", &layers) || !pos_num(dc, "block_tokens", &block) || layers > 100000)
+		return kvw_fail(d, KVW_EINPUT, "decode needs positive \"n_layers\" and \"block_tokens\"");
+	const json_t *pts = json_object_get(dc, "points");
+	if (!json_is_array(pts) || json_array_size(pts) == 0 || json_array_size(pts) > KVW_PROFILE_MAX_DECODE)
+		return kvw_fail(d, KVW_EINPUT, "decode.points must be an array of 1 to %d points", KVW_PROFILE_MAX_DECODE);
+	size_t i;
+	const json_t *j;
+	json_array_foreach(pts, i, j) {
+		kvw_err err = decode_point(j, i, &p->decode[i], d);
+		if (err)
+			return err;
+	}
+	p->n_decode = (int)json_array_size(pts);
+	snprintf(p->decode_model, sizeof p->decode_model, "%s", model);
+	snprintf(p->decode_dtype, sizeof p->decode_dtype, "%s", dtype);
+	snprintf(p->decode_backend, sizeof p->decode_backend, "%s", backend);
+	p->decode_layers = (int)layers;
+	p->decode_block_tokens = (int)block;
+	p->has_decode = true;
+	return KVW_OK;
+}
+
 static kvw_err read_misc(const json_t *root, kvw_profile *p, kvw_diag *d)
 {
 	const json_t *hbm = json_object_get(root, "hbm"), *in = json_object_get(root, "interference");
@@ -197,8 +249,20 @@ static kvw_err parse(const json_t *root, kvw_profile *p, kvw_diag *d)
 	if ((err = read_results(json_object_get(root, "results"), p, d))
 	    || (err = read_links(json_object_get(root, "links"), p, d))
 	    || (err = read_prefill(json_object_get(root, "prefill"), p, d))
-	    || (err = read_kv_messages(json_object_get(root, "kv_messages"), p, d)))
+	    || (err = read_kv_messages(json_object_get(root, "kv_messages"), p, d))
+	    || (err = read_decode(json_object_get(root, "decode"), p, d)))
 		return err;
+	const json_t *fp8 = json_object_get(root, "decode_fp8");
+	if (fp8) { /* validated like decode; the planner reads the bf16 curve */
+		kvw_profile *tmp = malloc(sizeof *tmp);
+		if (!tmp)
+			return kvw_fail(d, KVW_ESYS, "out of memory");
+		memset(tmp, 0, sizeof *tmp);
+		err = read_decode(fp8, tmp, d);
+		free(tmp);
+		if (err)
+			return kvw_prefix(d, err, "decode_fp8");
+	}
 	return read_misc(root, p, d);
 }
 

@@ -16,7 +16,17 @@
  *    "hbm": {"copy_GBps", "read_GBps", ...},
  *    "interference": {"compute_slowdown", "copy_slowdown"},
  *    "kv_messages": [{"path", "model", "tokens", "modes": [{"mode", "messages",
- *                     "message_bytes", "seconds", "extra_us_per_message"}]}]}
+ *                     "message_bytes", "seconds", "extra_us_per_message"}]}],
+ *    "decode": {"model", "dtype", "kv_dtype", "tp": 1, "n_layers", "block_tokens",
+ *               "backend": "cudnn"|"own", "bound_source",          optional, the decode probe
+ *               "points": [{"batch", "ctx", "layer_s", "step_s", "bytes",
+ *                           "achieved_GBps", "bound_s", "fixed_s"}]},
+ *    "decode_fp8": {...the same, fp8 weights}}
+ * decode points: layer_s the median time of one layer's decode step (a CUDA
+ * graph replay), step_s = layer_s x n_layers, bytes what one layer reads
+ * (weights + the batch's KV), achieved_GBps = bytes / layer_s / 1e9,
+ * bound_s = bytes / HBM read bandwidth (bound_source says whose), fixed_s =
+ * layer_s - bound_s, the time per layer the bytes do not explain.
  * Links are alpha + s / B fits of size sweeps; prefill curves are achieved
  * TFLOP/s of one GPU versus tokens, GEMM and attention apart.
  */
@@ -29,6 +39,13 @@
 #include "kvw_model.h"
 
 #define KVW_PROFILE_MAX_LINKS 64
+#define KVW_PROFILE_MAX_DECODE 64
+
+typedef struct kvw_profile_decode_pt {
+	int batch;
+	long ctx;
+	double layer_s, step_s, bytes, achieved_gbps, bound_s, fixed_s;
+} kvw_profile_decode_pt;
 
 typedef struct kvw_profile_link {
 	char name[KVW_NAME_LEN];
@@ -50,6 +67,10 @@ typedef struct kvw_profile {
 	kvw_compute compute; /* valid when has_prefill */
 	double hbm_bw;       /* bytes/s of the copy kernel, 0 when absent */
 	double compute_slowdown, copy_slowdown; /* 1 when absent */
+	bool has_decode;           /* profile.decode (bf16 weights) read and valid */
+	char decode_model[KVW_NAME_LEN], decode_dtype[16], decode_backend[16];
+	int decode_layers, decode_block_tokens, n_decode;
+	kvw_profile_decode_pt decode[KVW_PROFILE_MAX_DECODE];
 	int n_msgcost;
 	struct {
 		char path[KVW_NAME_LEN];

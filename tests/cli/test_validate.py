@@ -218,7 +218,8 @@ def no_gpu(tmp):
         print("a GPU is here: the measuring run is tested by tests/gpu", file=sys.stderr)
         return
     check(rc == 2, f"no GPU: exit 2 (got {rc})")
-    check(err.count("\n") == 1 and ("no CUDA device" in err or "built without CUDA" in err),
+    check(err.count("\n") == 1 and any(w in err for w in ("no NVIDIA driver loaded", "driver older than the CUDA runtime",
+                                                    "no CUDA device", "built without CUDA")),
           f"no GPU: one line with the reason: {err.strip()}")
     check("--from" in err, "no GPU: points at --from")
     check(not os.path.exists(d) and out == "", "no GPU: nothing written")

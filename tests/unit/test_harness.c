@@ -2,7 +2,10 @@
  * fit on synthetic sweeps with known alpha and B, the Google Benchmark
  * shim on operations whose durations the test dictates, and the probe
  * registry. */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -10,7 +13,11 @@
 #include "kvw_fit.h"
 #include "kvw_gbench.h"
 #include "probe.h"
+#include "probe_math.h"
+#include "profile.h"
 #include "registry.h"
+#include "kvw_topo.h"
+#include "tcp.h"
 
 static void test_fit(void)
 {
@@ -59,30 +66,159 @@ static double next_time(void *arg)
 
 static void test_gbench(void)
 {
-	/* one iteration per repetition: the statistics are over these five */
-	const double t[] = { 5e-3, 1e-3, 4e-3, 2e-3, 3e-3 };
+	/* one untimed warm-up first (lazy module load, cuBLASLt's first use,
+	 * NCCL's connect): a cold 1 s run must not reach the statistics; then
+	 * one iteration per repetition: the statistics are over these five */
+	const double t[] = { 1.0, 5e-3, 1e-3, 4e-3, 2e-3, 3e-3 };
 	seq q = { t, 0 };
 	kvw_tstats st;
 	kvw_diag d;
 	CHECK(kvw_gbench_measure("test/seq", next_time, &q, 1, 5, &st, &d) == KVW_OK);
-	CHECK(q.i == 5);
+	CHECK(q.i == 6);
 	CHECK_NEAR(st.min, 1e-3, 1e-9);
 	CHECK_NEAR(st.median, 3e-3, 1e-9);
 	CHECK_NEAR(st.p90, 5e-3, 1e-9);            /* nearest rank: ceil(0.9 * 5) = 5th */
-	CHECK_NEAR(st.max, 5e-3, 1e-9);
+	CHECK_NEAR(st.max, 5e-3, 1e-9);            /* the cold run is not the max */
 	CHECK_NEAR(st.stddev, sqrt(2.5) * 1e-3, 1e-6); /* sample stddev of 1..5 ms */
 	/* two iterations per repetition: each repetition is the mean of its pair */
-	const double u[] = { 1e-3, 3e-3, 2e-3, 2e-3, 10e-3, 2e-3 };
+	const double u[] = { 9.0, 1e-3, 3e-3, 2e-3, 2e-3, 10e-3, 2e-3 };
 	seq r = { u, 0 };
 	CHECK(kvw_gbench_measure("test/pairs", next_time, &r, 2, 3, &st, &d) == KVW_OK);
 	CHECK_NEAR(st.min, 2e-3, 1e-9);
 	CHECK_NEAR(st.max, 6e-3, 1e-9);
 	CHECK_NEAR(st.median, 2e-3, 1e-9);
-	/* a failing operation is an error, not a number */
-	const double bad[] = { 1e-3, -1 };
+	/* a failing operation is an error, not a number: in the warm-up or timed */
+	const double bad[] = { 1e-3, 1e-3, -1 };
 	seq b = { bad, 0 };
 	CHECK(kvw_gbench_measure("test/fail", next_time, &b, 1, 2, &st, &d) == KVW_EDRIVER);
+	const double cold_bad[] = { -1, 1e-3, 1e-3 };
+	seq cb = { cold_bad, 0 };
+	CHECK(kvw_gbench_measure("test/fail_warmup", next_time, &cb, 1, 2, &st, &d) == KVW_EDRIVER);
+	CHECK(cb.i == 1); /* nothing timed after a failed warm-up */
 	CHECK(kvw_gbench_measure("test/zero", next_time, &b, 0, 2, &st, &d) == KVW_EUSAGE);
+}
+
+/* staging copies for the TCP GPU-staged path, on host memory */
+static bool stage_copy(void *dst, const void *src, size_t n)
+{
+	memcpy(dst, src, n);
+	return true;
+}
+
+static bool stage_nothing(void *dst, const void *src, size_t n)
+{
+	(void)dst, (void)src, (void)n;
+	return true;
+}
+
+/* the GPU-staged TCP path's check over loopback with a mock staging copy:
+ * a copy that moves nothing, or the wrong bytes, is caught */
+static void test_tcp_staging(void)
+{
+	kvw_tcp_pipe *p = NULL;
+	kvw_diag d;
+	size_t n = (size_t)1 << 20;
+	unsigned char *src = malloc(n), *other = malloc(n);
+	CHECK(src && other && kvw_tcp_pipe_open(2, &p, &d) == KVW_OK);
+	if (!p || !src || !other) {
+		free(src), free(other), kvw_tcp_pipe_close(p);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		src[i] = (unsigned char)(i * 131 + 7), other[i] = (unsigned char)(i * 17 + 3);
+	kvw_tcp_pipe_set_stage(p, stage_copy);
+	CHECK(kvw_tcp_pipe_verify(p, src, src, n) == 0);
+	kvw_tcp_pipe_set_stage(p, stage_nothing);
+	CHECK(kvw_tcp_pipe_verify(p, src, src, n) == (long long)n);
+	kvw_tcp_pipe_set_stage(p, stage_copy);
+	CHECK(kvw_tcp_pipe_verify(p, other, src, n) == (long long)n); /* the source held something else */
+	kvw_tcp_pipe_close(p);
+	free(src);
+	free(other);
+}
+
+static void test_overlap_math(void)
+{
+	double sl, noise;
+	char why[256];
+	/* 1.2x slower together, 1% spreads: kept */
+	CHECK(kvw_overlap_slowdown(1.2, 0.012, 1.0, 0.01, &sl, &noise, why, sizeof why) && sl == 1.2);
+	/* 0.99 within noise (3 x 1.4% + 1%): no slowdown, not an error */
+	CHECK(kvw_overlap_slowdown(0.99, 0.01, 1.0, 0.01, &sl, &noise, why, sizeof why) && sl == 1.0);
+	CHECK_NEAR(noise, 3 * sqrt(2) * 0.01 + 0.01, 1e-2);
+	/* 0.8: together faster than alone beyond noise, refused (a clamp to 1 would hide it) */
+	CHECK(!kvw_overlap_slowdown(0.8, 0.008, 1.0, 0.01, &sl, &noise, why, sizeof why));
+	CHECK(strstr(why, "faster than alone") != NULL);
+	CHECK(!kvw_overlap_slowdown(0, 0, 1.0, 0.01, &sl, &noise, why, sizeof why));
+}
+
+static void test_decode_point(void)
+{
+	kvw_decode_point p;
+	/* 4.8 GB/s read bandwidth x 1 ms would move 4.8 MB; a layer of 3.6 MB in 1 ms */
+	kvw_decode_point_fill(&p, 8, 4096, 1e-3, 32, 3.6e6, 4.8e9);
+	CHECK_NEAR(p.achieved_gbps, 3.6, 1e-12);
+	CHECK_NEAR(p.bound_s, 0.75e-3, 1e-12);
+	CHECK_NEAR(p.fixed_s, 0.25e-3, 1e-9);
+	CHECK_NEAR(p.step_s, 32e-3, 1e-12);
+	/* Llama-3-8B layer: 218 M params bf16 + 8 x 4096 tokens x 4 KiB KV */
+	CHECK_NEAR(kvw_decode_layer_bytes(218e6, 2, 8, 4096, 4096), 436e6 + 8.0 * 4096 * 4096, 1e-12);
+}
+
+/* profile.decode, the decode probe's curve: read when well formed, refused
+ * with the field named when not */
+static void test_profile_decode(void)
+{
+	const char *good = "{\"schema\": \"kvwall.profile/1\", \"decode\": {\"model\": \"llama-3-8b\", "
+	                   "\"dtype\": \"bf16\", \"kv_dtype\": \"bf16\", \"tp\": 1, \"n_layers\": 32, "
+	                   "\"block_tokens\": 16, \"backend\": \"own\", \"points\": [{\"batch\": 8, \"ctx\": 4096, "
+	                   "\"layer_s\": 2e-4, \"step_s\": 6.4e-3, \"bytes\": 5.7e8, \"achieved_GBps\": 2850, "
+	                   "\"bound_s\": 1.2e-4, \"fixed_s\": 8e-5}]}}";
+	static kvw_profile p;
+	kvw_diag d;
+	json_t *j = json_loads(good, 0, NULL);
+	CHECK(j && kvw_profile_parse(j, &p, &d) == KVW_OK);
+	CHECK(p.has_decode && p.n_decode == 1 && p.decode_layers == 32 && p.decode_block_tokens == 16);
+	CHECK(p.decode[0].batch == 8 && p.decode[0].ctx == 4096 && p.decode[0].fixed_s == 8e-5);
+	CHECK(strcmp(p.decode_backend, "own") == 0 && strcmp(p.decode_model, "llama-3-8b") == 0);
+	json_decref(j);
+	/* each defect is refused, naming the part */
+	const char *bad[][2] = {
+		{ "\"layer_s\": 2e-4", "\"layer_s\": -1" },
+		{ "\"backend\": \"own\"", "\"backend\": \"magic\"" },
+		{ ", \"fixed_s\": 8e-5", "" },
+		{ "\"batch\": 8", "\"batch\": 8.5" },
+		{ "\"n_layers\": 32", "\"n_layers\": 0" },
+		{ "\"points\": [", "\"points\": [], \"x\": [" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char text[1024];
+		const char *at = strstr(good, bad[i][0]);
+		snprintf(text, sizeof text, "%.*s%s%s", (int)(at - good), good, bad[i][1], at + strlen(bad[i][0]));
+		j = json_loads(text, 0, NULL);
+		CHECK(j && kvw_profile_parse(j, &p, &d) == KVW_EINPUT && strstr(d.msg, "decode"));
+		json_decref(j);
+	}
+}
+
+/* host_link binds its thread near the GPU to allocate pinned buffers; the
+ * binding must be undone after, or every later probe inherits it */
+static void test_unbind(void)
+{
+	cpu_set_t before, during, after;
+	/* CPUs only: hwloc's PCI discovery (libpciaccess) leaks under LeakSanitizer */
+	setenv("HWLOC_COMPONENTS", "-pci", 1);
+	CHECK(sched_getaffinity(0, sizeof before, &before) == 0);
+	kvw_topo_saved *s = kvw_topo_bind_cpus("0");
+	if (!s) {
+		printf("test_harness: hwloc binding not available here, unbind not tested\n");
+		return;
+	}
+	CHECK(sched_getaffinity(0, sizeof during, &during) == 0);
+	CHECK(CPU_COUNT(&during) == 1 && CPU_ISSET(0, &during));
+	kvw_topo_unbind(s);
+	CHECK(sched_getaffinity(0, sizeof after, &after) == 0);
+	CHECK(CPU_EQUAL(&before, &after));
 }
 
 static void test_registry(void)
@@ -133,5 +269,10 @@ int main(void)
 	test_fit();
 	test_gbench();
 	test_registry();
+	test_overlap_math();
+	test_decode_point();
+	test_profile_decode();
+	test_unbind();
+	test_tcp_staging();
 	return check_done("test_harness");
 }
