@@ -420,6 +420,10 @@ void kvw_setup_describe(const kvw_setup *s, kvw_out *o, bool with_link)
 		kvw_out_note(o, "TP %d: prefill also pays 2 all-reduces per layer of L x hidden x 2 B (ring: "
 		             "2(t-1) alpha + 2(t-1)/t x bytes / B) over %s", s->sc.kv.tp,
 		             s->tp_link_source[0] ? s->tp_link_source : "no known link: not counted (give --hw or --tp-link)");
+	if (s->sc.kv.tp > 8 && s->tp_link_source[0] && strncmp(s->tp_link_source, "measured", 8) != 0)
+		kvw_out_note(o, "TP %d spans more than one 8-GPU node: its all-reduces cross the network between nodes, so "
+		             "pricing them at %s is optimistic (--tp-link NAME gives the inter-node link)", s->sc.kv.tp,
+		             s->tp_link_name);
 	if (s->sc.compute.elementwise.n > 0)
 		kvw_out_note(o, "recompute also counts the layer's element-wise kernels (norms, RoPE + KV write, "
 		             "activation, residual adds) at their measured time per token per layer");
