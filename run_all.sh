@@ -174,7 +174,7 @@ tmpdir="${outdir}.partial"
 rm -rf "$tmpdir"
 mkdir -p "$tmpdir"
 trap 'rm -rf "$tmpdir"' EXIT
-"$kvwall" hw --json --output "$tmpdir/hw.json"
+(cd "$tmpdir" && "$kvwall" hw --json --output hw.json)
 
 # models x TP x KV dtype x block size, each TP chosen or checked against the GPU's memory
 dep_args=(--kvwall "$kvwall" --hw "$hw" --out "$tmpdir/deployments.json")

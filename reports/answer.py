@@ -80,12 +80,18 @@ def gbps(x):
 
 
 def outcome(doc):
-    """('transfer'|'recompute'|'recompute_below'|'transfer_below'|'multiple', L* or None)"""
+    """('transfer'|'recompute'|'recompute_below'|'transfer_below', L*), or
+    ('multiple', (last crossing, who wins above it))"""
     r = doc.get("regime")
     lstar = doc.get("crossover_tokens")
-    return {"transfer_always_wins": ("transfer", None), "recompute_always_wins": ("recompute", None),
-            "recompute_below_crossover": ("recompute_below", lstar), "transfer_below_crossover": ("transfer_below", lstar),
-            }.get(r, ("multiple", lstar))
+    known = {"transfer_always_wins": ("transfer", None), "recompute_always_wins": ("recompute", None),
+             "recompute_below_crossover": ("recompute_below", lstar),
+             "transfer_below_crossover": ("transfer_below", lstar)}
+    if r in known:
+        return known[r]
+    last = max(doc.get("crossings") or [0])
+    above = [row["winner"] for row in doc.get("rows", []) if row["ctx"] > last]
+    return ("multiple", (last, above[-1] if above else None))
 
 
 def _phrase(o):
@@ -96,7 +102,9 @@ def _phrase(o):
         return f"recompute below L* = {tokens(lstar)} tokens and transfer above"
     if kind == "transfer_below":
         return f"transfer below L* = {tokens(lstar)} tokens and recompute above"
-    return "see the table (the winner flips more than once)"
+    last, above = lstar
+    then = f", then {above} wins" if above else ""
+    return f"the winner alternates up to {tokens(last)} tokens (a further message per layer at each block){then}"
 
 
 def _names(links):

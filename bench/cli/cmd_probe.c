@@ -112,7 +112,10 @@ static void progress_done(const char *who, const kvw_probe *p, const kvw_probe_r
 	char fails[32] = "";
 	if (failed)
 		snprintf(fails, sizeof fails, ", %d failed", failed);
-	fprintf(stderr, "%s: %-12s done in %.1f s: %d ok%s, %s\n", who, p->name, now_s() - t0, ok, fails, head);
+	if (ok + failed == 0)
+		fprintf(stderr, "%s: %-12s done in %.1f s\n", who, p->name, now_s() - t0);
+	else
+		fprintf(stderr, "%s: %-12s done in %.1f s: %d ok%s, %s\n", who, p->name, now_s() - t0, ok, fails, head);
 }
 
 /* Runs one probe; returns the exit severity it adds (0, 2 or 3). */

@@ -35,7 +35,7 @@ def deployment_rows(deps):
             "tp_choice": _choice(run.get("tp_choice") or d.get("tp_choice") or "given"),
             "kv_dtype": dep["kv_dtype"],
             "handoff": ("layer-wise" if any((l.get("handoff") or {}).get("transfer_mode") == "layerwise"
-                                            for l in dep["links"]) else "bulk, after"),
+                                            for l in dep["links"]) else "bulk, after prefill"),
             "block": f"{dep['block']}-token blocks" if dep["block"] else "packed",
             "weights": _gb(d.get("weights_per_gpu_bytes")),
             "fits": "-" if fits is None else "yes" if fits else
