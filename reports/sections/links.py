@@ -7,7 +7,7 @@ import os
 
 import matplotlib.pyplot as plt
 
-from ..answer import deployments, is_loopback
+from ..answer import deployments
 from ..common import img, png, spec_for, spec_gpu, spec_links, table, write_csv
 from ..style import WIDTH
 
