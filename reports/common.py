@@ -77,6 +77,9 @@ def write_csv(path, rows):
 
 
 def png(fig, directory, name):
+    if os.environ.get("KVW_REPORT_LAYOUT"):  # tests: every figure's text boxes and axis labels
+        from .layout import record
+        record(fig, name, os.environ["KVW_REPORT_LAYOUT"])
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)

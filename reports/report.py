@@ -6,8 +6,11 @@ model itself, so the page shows exactly the numbers the CLI produced:
   run.json                            how run_all.sh was called (optional)
   profile.json                        kvwall probe (kvwall.profile/1)
   hw.json                             kvwall hw --json (spec sheets)
-  crossover-<model>-<link>.json       kvwall crossover --json (bulk)
-  crossover-<model>-<link>-layerwise.json   the same with --layerwise
+  deployments.json, run.json           the deployments modelled (run_all.sh)
+  crossover-*.json                    kvwall crossover --json, by "scenario": a
+                                      stored prefix fetched (prefix_fetch, bulk) or
+                                      the handoff after a prefill (handoff; older
+                                      files: transfer_mode layerwise)
   sweep-<model>.csv                   kvwall sweep --csv
 
 The page is self-contained (images embedded as base64 PNG) and opens
@@ -31,7 +34,7 @@ __all__ = ["ReportError", "load", "render", "verdict_rows"]
 def load(directory):
     if not os.path.isdir(directory):
         raise ReportError(f"{directory} is not a directory")
-    res = {"dir": directory, "run": {}, "profile": None, "hw": [], "crossover": [], "layerwise": {}, "sweeps": {},
+    res = {"dir": directory, "run": {}, "profile": None, "hw": [], "crossover": [], "handoff": [], "sweeps": {},
            "validation": None}
     path = os.path.join(directory, "run.json")
     if os.path.exists(path):
@@ -48,11 +51,8 @@ def load(directory):
         doc = read_json(path)
         if doc.get("schema") != "kvwall.crossover/1":
             raise ReportError(f"{path}: not a kvwall.crossover/1 document")
-        key = (doc["model"], doc["link"])
-        if doc.get("transfer_mode") == "layerwise":
-            res["layerwise"][key] = doc
-        else:
-            res["crossover"].append(doc)
+        scenario = doc.get("scenario") or ("handoff" if doc.get("transfer_mode") == "layerwise" else "prefix_fetch")
+        res["handoff" if scenario == "handoff" else "crossover"].append(doc)
     for path in sorted(glob.glob(os.path.join(directory, "sweep-*.csv"))):
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
@@ -66,7 +66,7 @@ def load(directory):
             raise ReportError(f"{path}: not an analysed kvwall.validation/1 document (kvwall validate --out)")
         if res["profile"] is None:
             res["profile"] = res["validation"].get("profile")
-    if not res["crossover"] and res["profile"] is None:
+    if not res["crossover"] and not res["handoff"] and res["profile"] is None:
         raise ReportError(f"{directory}: no crossover-*.json, profile.json or validation.json")
     return res
 
@@ -75,7 +75,10 @@ CSS = """body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 7px;font-size:13px}
 th{background:#eee}tr.failed td{background:#fdd}tr.skipped td{color:#777}tr.recompute td{background:#eef7ee}
 .note{color:#555;font-size:13px}img{max-width:100%}h2{border-bottom:1px solid #ddd;padding-bottom:3px}
-.badge{display:inline-block;padding:1px 6px;border-radius:3px;background:#ffe9a8;font-size:12px}"""
+.badge{display:inline-block;padding:1px 6px;border-radius:3px;background:#ffe9a8;font-size:12px}
+h1{font-size:22px;margin:0 0 6px}ul.headlines{padding-left:1.2em;margin:0.3em 0 0.8em}
+li.headline{margin:0 0 0.45em;font-size:15px;line-height:1.35}#deployment table td{font-size:12px}
+nav#toc ul{margin:0.2em 0;font-size:13px}h3{margin:1.2em 0 0.3em}"""
 
 
 def render(res):

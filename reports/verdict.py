@@ -1,10 +1,14 @@
-"""Verdict table on the terminal: python3 -m reports.verdict DIR.
+"""The answer on the terminal: python3 -m reports.verdict DIR.
 
-The same rows as the report's first table (report.verdict_rows), read from
-DIR/crossover-*.json.  Exit 0 ok, 1 bad input.
+One headline sentence per deployment, then the verdict table (the
+report's, verdict_rows), read from DIR/crossover-*.json.  Exit 0 ok, 1 bad
+input.
 """
 import sys
+import textwrap
 
+from .answer import deployments, headline
+from .common import spec_gpu
 from .report import ReportError, load, verdict_rows
 
 
@@ -17,17 +21,22 @@ def main(argv):
         print("usage: python3 -m reports.verdict DIR", file=sys.stderr)
         return 1
     try:
-        rows = verdict_rows(load(argv[1]))
+        res = load(argv[1])
+        rows = verdict_rows(res)
     except ReportError as e:
         print(f"reports.verdict: {e}", file=sys.stderr)
         return 1
-    print(f"{'model':<14} {'link':<24} {'winner':<9} {'recompute s':>11} {'transfer s':>10} "
-          f"{'layer-wise s':>12} {'B* GB/s':>8}  {'L*':<8} {'link from':<10} regime")
+    gpu = spec_gpu(res)
+    for dep in deployments(res):
+        print(textwrap.fill(headline(dep, gpu["name"] if gpu else None), 110, subsequent_indent="  "))
+    print()
+    print(f"{'deployment':<34} {'link':<22} {'GB/s':>6} {'handoff':<9} {'exposed s':>9} {'prefix':<9} "
+          f"{'load s':>8} {'recompute s':>11} {'B* GB/s':>8}  L* (stored prefix)")
     for r in rows:
-        print(f"{r['model']:<14} {r['link']:<24} {r['winner']:<9} {fmt(r['recompute_s'], '.4g'):>11} "
-              f"{fmt(r['transfer_s'], '.4g'):>10} {fmt(r['layerwise_exposed_s'], '.4g'):>12} "
-              f"{fmt(r['bandwidth_threshold_gbps'], '.4g'):>8}  {fmt(r['crossover_tokens'], 'd'):<8} "
-              f"{r['link_source']:<10} {r['regime']}")
+        print(f"{r['deployment'][:34]:<34} {r['link'][:22]:<22} {fmt(r['link_gbps'], '.4g'):>6} "
+              f"{r['handoff_winner'] or '-':<9} {fmt(r['handoff_s'], '.4g'):>9} {r['prefix_winner'] or '-':<9} "
+              f"{fmt(r['prefix_s'], '.4g'):>8} {fmt(r['recompute_s'], '.4g'):>11} "
+              f"{fmt(r['bandwidth_threshold_gbps'], '.4g'):>8}  {r['prefix_lstar'] or '-'}")
     return 0
 
 

@@ -90,7 +90,7 @@ static kvw_err add_gpus(kvw_out *o, kvw_diag *d)
 			json_string("gpu"), json_string(g.name), kvw_num(g.hbm_bw / 1e9), json_null(),
 			kvw_num(g.peak_flops[KVW_DT_BF16] / 1e12),
 			g.peak_flops[KVW_DT_FP8] > 0 ? kvw_num(g.peak_flops[KVW_DT_FP8] / 1e12) : json_null(),
-			kvw_num(g.memory_bytes / 1e9), g.host_link[0] ? json_string(g.host_link) : json_null(),
+			json_null(), kvw_num(g.memory_bytes / 1e9), g.host_link[0] ? json_string(g.host_link) : json_null(),
 			g.peer_link[0] ? json_string(g.peer_link) : json_null(), json_string(g.description),
 		};
 		kvw_out_row(o, row);
@@ -110,7 +110,8 @@ static kvw_err add_links(kvw_out *o, kvw_diag *d)
 			break;
 		json_t *row[] = {
 			json_string(l.kind), json_string(l.name), kvw_num(l.bw / 1e9), kvw_num(l.latency_s * 1e6),
-			json_null(), json_null(), json_null(), json_null(), json_null(), json_string(l.description),
+			json_null(), json_null(), kvw_num(l.efficiency), json_null(), json_null(), json_null(),
+			json_string(l.description),
 		};
 		kvw_out_row(o, row);
 	}
@@ -132,6 +133,7 @@ static kvw_err run_hw(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 	kvw_out_col(&o, "latency_us", "latency us", "%.3g");
 	kvw_out_col(&o, "bf16_tflops", "bf16 TFLOP/s", "%.1f");
 	kvw_out_col(&o, "fp8_tflops", "fp8 TFLOP/s", "%.1f");
+	kvw_out_col(&o, "achieved_fraction", "achieved", "%.3g");
 	kvw_out_col(&o, "memory_GB", "memory GB", "%.0f");
 	kvw_out_col(&o, "host_link", "host link", NULL);
 	kvw_out_col(&o, "peer_link", "peer link", NULL);
@@ -140,7 +142,8 @@ static kvw_err run_hw(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 	if (!err)
 		err = add_links(&o, d);
 	kvw_out_note(&o, "GPU bandwidth is HBM; link bandwidth is one direction, data rate; dense peaks (no sparsity); "
-	             "every value's source is in its JSON sheet");
+	             "achieved: the fraction of a link's rate its usual benchmark reaches (perftest, nccl-tests, iperf3, "
+	             "nvbandwidth), which the model applies; every value's source is in its JSON sheet");
 	if (!err)
 		err = kvw_out_emit(&o, a, argc, argv, d);
 	kvw_out_free(&o);

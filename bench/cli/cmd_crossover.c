@@ -3,23 +3,24 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cmds.h"
 #include "kvw_model.h"
 #include "out.h"
 #include "scenario.h"
 
-#define LADDER_FIRST 128
-#define LADDER_LAST 131072
+#define LADDER_LAST_DEFAULT 1048576
+#define SHORT_CROSSOVER 128
 
 static const kvw_opt crossover_opts[] = {
 	KVW_OPTS_MODEL,
 	KVW_OPTS_HARDWARE,
-	{ "ctx", KVW_OPT_LONG, KVW_ARG(ctx), "8192", 1, 1L << 24, "context for the bandwidth threshold and decode figures" },
+	{ "scenario", KVW_OPT_STR, KVW_ARG(scenario), NULL, 0, 0, "handoff (after a prefill; layer-wise with --layerwise) or prefix-fetch (a stored prefix, bulk) [default: handoff with --layerwise, else prefix-fetch]" },
+	{ "ctx", KVW_OPT_LONG, KVW_ARG(ctx), "8192", 1, 1L << 24, "context for the bandwidth threshold and decode figures [cut to the model's window]" },
 	{ "min-ctx", KVW_OPT_LONG, KVW_ARG(min_ctx), "1", 1, 1L << 24, "lower end of the crossover search" },
-	{ "max-ctx", KVW_OPT_LONG, KVW_ARG(max_ctx), "1048576", 2, 1L << 24, "upper end of the crossover search" },
+	{ "max-ctx", KVW_OPT_LONG, KVW_ARG(max_ctx), NULL, 2, 1L << 24, "upper end of the crossover search [default: the model's window, max_position_embeddings]" },
 	{ "batch", KVW_OPT_LONG, KVW_ARG(batch), "1", 1, 65536, "decode batch for the decode-side figures" },
-	{ "weight-dtype", KVW_OPT_STR, KVW_ARG(weight_dtype), "bf16", 0, 0, "weight dtype for the decode-side figures" },
 	KVW_OPTS_OUTPUT,
 	KVW_OPT_END,
 };
@@ -32,6 +33,41 @@ static const kvw_opt split_opts[] = {
 	KVW_OPT_END,
 };
 
+/* The two questions a crossover answers, and what each one optimises. */
+typedef struct scenario_info {
+	const char *key, *label, *optimises;
+} scenario_info;
+
+static const scenario_info scenarios[] = {
+	{ "handoff", "handoff after a prefill",
+	  "time to first token of a disaggregated request: the KV transfer time not hidden behind the prefill that "
+	  "produces it (layer-wise: what is left after the last layer; bulk: all of it), against the decode GPU "
+	  "recomputing the prompt" },
+	{ "prefix_fetch", "fetching a stored prefix",
+	  "prefill time of a request whose prefix KV is stored on another node (a Mooncake / LMCache pool): loading it "
+	  "in bulk before the request runs, against recomputing it" },
+};
+
+static kvw_err pick_scenario(const kvw_args *a, const scenario_info **out, kvw_diag *d)
+{
+	if (!a->scenario) {
+		*out = &scenarios[a->layerwise ? 0 : 1];
+		return KVW_OK;
+	}
+	if (strcmp(a->scenario, "handoff") == 0) {
+		*out = &scenarios[0];
+		return KVW_OK;
+	}
+	if (strcmp(a->scenario, "prefix-fetch") == 0) {
+		if (a->layerwise)
+			return kvw_fail(d, KVW_EUSAGE, "--scenario prefix-fetch loads a stored prefix before the request runs, "
+			                "in bulk: --layerwise applies to --scenario handoff");
+		*out = &scenarios[1];
+		return KVW_OK;
+	}
+	return kvw_fail(d, KVW_EUSAGE, "--scenario: unknown scenario '%s' (handoff, prefix-fetch)", a->scenario);
+}
+
 static const char *winner(double r, double t)
 {
 	return r < t ? "recompute" : "transfer";
@@ -42,91 +78,221 @@ static json_t *threshold_gbps(const kvw_scenario *sc, double L)
 	return kvw_num(kvw_bandwidth_threshold(sc, L) / 1e9);
 }
 
-static void ladder(const kvw_setup *s, long max_ctx, kvw_out *o)
+/* 1234567 -> "1,234,567" */
+static const char *tokens_text(double v, char *buf, size_t cap)
+{
+	char raw[32];
+	snprintf(raw, sizeof raw, "%.0f", v);
+	size_t n = strlen(raw), j = 0;
+	for (size_t i = 0; i < n && j + 2 < cap; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			buf[j++] = ',';
+		buf[j++] = raw[i];
+	}
+	buf[j] = '\0';
+	return buf;
+}
+
+/* the range the crossover is searched over, and the smallest handoff */
+typedef struct search {
+	double lo, hi, block;
+	const char *hi_why, *block_why;
+} search;
+
+static kvw_err search_range(const kvw_args *a, const kvw_setup *s, search *r, kvw_diag *d)
+{
+	long w = s->arch.max_position;
+	r->lo = (double)a->min_ctx;
+	if (kvw_opts_seen(a, "max-ctx")) {
+		r->hi = (double)a->max_ctx;
+		r->hi_why = w > 0 && a->max_ctx > w ? "--max-ctx, beyond the model's window" : "--max-ctx";
+	} else {
+		r->hi = w > 0 ? (double)w : LADDER_LAST_DEFAULT;
+		r->hi_why = w > 0 ? "the model's window, max_position_embeddings" : "the config gives no window";
+	}
+	if ((double)s->ctx > r->hi) {
+		r->hi = (double)s->ctx;
+		r->hi_why = "--ctx, beyond the model's window";
+	}
+	r->block = s->sc.message_tokens > 0 ? (double)s->sc.message_tokens : KVW_DEFAULT_BLOCK_TOKENS;
+	r->block_why = s->sc.message_tokens > 0 ? "--message-tokens" : "vLLM's default --block-size";
+	if (r->lo >= r->hi)
+		return kvw_fail(d, KVW_EUSAGE, "--min-ctx %ld must be below the search's upper end %.0f (%s)", a->min_ctx,
+		                r->hi, r->hi_why);
+	return KVW_OK;
+}
+
+/* contexts of the table: powers of two from one block to the upper end,
+ * and the upper end itself */
+static int ladder_points(const search *r, double *L, int cap)
+{
+	int n = 0;
+	double x = 1;
+	while (x < r->block || x < r->lo)
+		x *= 2;
+	for (; x <= r->hi && n < cap; x *= 2)
+		L[n++] = x;
+	if (n < cap && (n == 0 || L[n - 1] < r->hi))
+		L[n++] = r->hi;
+	return n;
+}
+
+static void ladder(const kvw_setup *s, const search *r, kvw_out *o)
 {
 	kvw_out_table(o, "rows");
 	kvw_out_col(o, "ctx", "ctx", NULL);
-	kvw_out_col(o, "kv_bytes", "KV bytes", "%.4g");
+	kvw_out_col(o, "kv_bytes", "KV bytes", "%.0f");
 	kvw_out_col(o, "recompute_s", "recompute s", "%.4g");
 	kvw_out_col(o, "transfer_s", "transfer s", "%.4g");
 	kvw_out_col(o, "transfer_over_recompute", "transfer/recompute", "%.3g");
 	kvw_out_col(o, "bandwidth_threshold_gbps", "B* GB/s", "%.4g");
 	kvw_out_col(o, "winner", "winner", NULL);
-	long last = max_ctx < LADDER_LAST ? max_ctx : LADDER_LAST;
-	for (long L = LADDER_FIRST; L <= last; L *= 2) {
-		double r = kvw_recompute_s(&s->sc, (double)L), t = kvw_transfer_s(&s->sc, (double)L);
+	double pts[40];
+	int n = ladder_points(r, pts, 40);
+	for (int i = 0; i < n; i++) {
+		double L = pts[i], rc = kvw_recompute_s(&s->sc, L), t = kvw_transfer_s(&s->sc, L);
 		json_t *row[] = {
-			json_integer(L), kvw_num(kvw_kv_bytes(&s->arch, &s->sc.kv, (double)L)), kvw_num(r),
-			kvw_num(t), kvw_num(t / r), threshold_gbps(&s->sc, (double)L), json_string(winner(r, t)),
+			json_integer((json_int_t)L), kvw_num(kvw_kv_bytes(&s->arch, &s->sc.kv, L)), kvw_num(rc),
+			kvw_num(t), kvw_num(t / rc), threshold_gbps(&s->sc, L), json_string(winner(rc, t)),
 		};
 		kvw_out_row(o, row);
 	}
 }
 
-static kvw_err decode_side(const kvw_args *a, const kvw_setup *s, kvw_out *o, kvw_diag *d)
+static kvw_err decode_side(const kvw_args *a, const kvw_setup *s, kvw_out *o)
 {
-	kvw_dtype wdt;
-	if (!kvw_dtype_parse(a->weight_dtype, &wdt) || wdt == KVW_DT_TF32)
-		return kvw_fail(d, KVW_EUSAGE, "--weight-dtype: unknown dtype '%s'", a->weight_dtype);
-	double wbytes = wdt == KVW_DT_FP8 ? 1 : wdt == KVW_DT_INT4 ? 0.5 : wdt == KVW_DT_FP32 ? 4 : 2;
 	if (!(s->hbm_bw > 0)) {
 		kvw_out_field(o, "decode_step_s", "decode step (TPOT)", NULL, NULL);
 		kvw_out_field(o, "decode_tokens_lost", "decode tokens lost to recompute", NULL, NULL);
 		kvw_out_note(o, "decode side not computed: no HBM bandwidth (give --hw, --hbm-gbps or a profile with hbm)");
 		return KVW_OK;
 	}
-	double L = (double)a->ctx;
-	double step = kvw_decode_step_bytes(&s->arch, &s->sc.kv, wbytes, (int)a->batch, L) / s->hbm_bw;
+	double L = (double)s->ctx;
+	double step = kvw_decode_step_bytes(&s->arch, &s->sc.kv, s->weight_bytes, (int)a->batch, L) / s->hbm_bw;
 	double lost = kvw_recompute_s(&s->sc, L) / step * (double)a->batch;
 	kvw_out_field(o, "decode_step_s", "decode step (TPOT)", "%.4g s", kvw_num(step));
 	kvw_out_field(o, "decode_tokens_lost", "decode tokens lost to recompute", "%.4g", kvw_num(lost));
 	kvw_out_note(o, "decode: TPOT = (weights read, %s, + batch %ld x KV at ctx) / HBM %.4g GB/s (%s); "
-	             "tokens lost = recompute(ctx) / TPOT x batch", a->weight_dtype, a->batch,
+	             "tokens lost = recompute(ctx) / TPOT x batch", s->weight_source, a->batch,
 	             s->hbm_bw / 1e9, s->hbm_source);
 	return KVW_OK;
 }
 
-static void crossover_fields(const kvw_args *a, const kvw_setup *s, kvw_out *o)
+/* what B* means for this link: "36.6x margin" or "4.1x short" */
+static void margin_text(double link_bw, double bstar, char *buf, size_t cap)
+{
+	if (!isfinite(bstar))
+		snprintf(buf, cap, "recompute beats even the link's fixed latency");
+	else if (link_bw >= bstar)
+		snprintf(buf, cap, "this link: %.3g GB/s, %.3gx margin", link_bw / 1e9, link_bw / bstar);
+	else
+		snprintf(buf, cap, "this link: %.3g GB/s, %.3gx short", link_bw / 1e9, bstar / link_bw);
+}
+
+/* one sentence: who wins over this link, up to what context, and B* */
+static void answer(const kvw_setup *s, const search *r, const kvw_crossover *x, kvw_out *o)
+{
+	char lo[32], hi[32], at[32], lstar[32], lb[32], margin[96], head[300], tail[300] = "";
+	double L = (double)s->ctx, bstar = kvw_bandwidth_threshold(&s->sc, L);
+	tokens_text(fmax(r->lo, r->block), lo, sizeof lo);
+	tokens_text(r->hi, hi, sizeof hi);
+	tokens_text(L, at, sizeof at);
+	tokens_text(x->n_roots ? x->roots[0] : 0, lstar, sizeof lstar);
+	char link[KVW_NAME_LEN + 40];
+	snprintf(link, sizeof link, "%s%s", s->link_name, s->link_loopback ? " (loopback, not a network path)" : "");
+	switch (x->regime) {
+	case KVW_TRANSFER_ALWAYS:
+		snprintf(head, sizeof head, "Transfer the KV over %s at every context from %s to %s tokens", link, lo, hi);
+		break;
+	case KVW_RECOMPUTE_ALWAYS:
+		snprintf(head, sizeof head, "Recompute rather than transfer over %s at every context from %s to %s tokens",
+		         link, lo, hi);
+		break;
+	case KVW_RECOMPUTE_BELOW:
+		snprintf(head, sizeof head, "Over %s recompute below L* = %s tokens and transfer above it, up to %s", link,
+		         lstar, hi);
+		break;
+	case KVW_TRANSFER_BELOW:
+		snprintf(head, sizeof head, "Over %s transfer below L* = %s tokens and recompute above it, up to %s", link,
+		         lstar, hi);
+		break;
+	case KVW_MULTIPLE:
+		snprintf(head, sizeof head, "Over %s the winner flips %d times between %s and %s tokens", link, x->n_roots,
+		         lo, hi);
+		break;
+	}
+	margin_text(s->sc.link.bw, bstar, margin, sizeof margin);
+	if (x->latency_bound_below > 0)
+		snprintf(tail, sizeof tail, "; below %s tokens recompute wins on latency alone, under one %.0f-token KV "
+		         "block (latency-bound)", tokens_text(ceil(x->latency_bound_below), lb, sizeof lb), r->block);
+	char text[900];
+	if (isfinite(bstar))
+		snprintf(text, sizeof text, "%s; at %s tokens %s wins, and B* = %.3g GB/s is the link speed below which "
+		         "recompute wins (%s)%s.", head, at, winner(kvw_recompute_s(&s->sc, L), kvw_transfer_s(&s->sc, L)),
+		         bstar / 1e9, margin, tail);
+	else
+		snprintf(text, sizeof text, "%s; at %s tokens recompute beats even the link's fixed latency%s.", head, at,
+		         tail);
+	kvw_out_field(o, "answer", "answer", NULL, json_string(text));
+}
+
+static void crossover_fields(const kvw_setup *s, const search *r, const scenario_info *sn, kvw_out *o)
 {
 	kvw_crossover x;
-	kvw_crossover_find(&s->sc, (double)a->min_ctx, (double)a->max_ctx, &x);
+	kvw_crossover_handoff(&s->sc, r->lo, r->hi, r->block, &x);
 	json_t *roots = json_array();
 	for (int i = 0; i < x.n_roots; i++)
 		json_array_append_new(roots, json_integer((json_int_t)llround(x.roots[i])));
+	kvw_out_field(o, "scenario", "scenario", NULL, json_string(sn->key));
+	kvw_out_field(o, "scenario_optimises", NULL, NULL, json_string(sn->optimises));
+	kvw_out_note(o, "scenario %s: optimises %s", sn->label, sn->optimises);
 	kvw_out_field(o, "crossover_tokens", "crossover L* (tokens)", NULL,
 	              x.n_roots ? json_integer((json_int_t)llround(x.roots[0])) : json_null());
 	kvw_out_field(o, "regime", "regime", NULL, json_string(kvw_regime_name(x.regime)));
 	kvw_out_field(o, "crossings", "all crossings", NULL, roots);
-	kvw_out_field(o, "search_min_ctx", "searched from", NULL, json_integer(a->min_ctx));
-	kvw_out_field(o, "search_max_ctx", "searched to", NULL, json_integer(a->max_ctx));
-	if (x.n_roots && x.roots[0] < LADDER_FIRST && s->sc.compute.overhead_s == 0)
+	kvw_out_field(o, "latency_bound_below_tokens", "latency-bound below (tokens)", NULL,
+	              x.latency_bound_below > 0 ? json_integer((json_int_t)ceil(x.latency_bound_below)) : json_null());
+	kvw_out_field(o, "block_tokens", "smallest handoff (tokens)", NULL, json_integer((json_int_t)r->block));
+	kvw_out_field(o, "search_min_ctx", "searched from", NULL, json_integer((json_int_t)r->lo));
+	kvw_out_field(o, "search_max_ctx", "searched to", NULL, json_integer((json_int_t)r->hi));
+	kvw_out_note(o, "L* searched from one KV block (%.0f tokens, %s: no handoff is smaller) to %.0f tokens (%s); "
+	             "the regime and L* hold in that range", r->block, r->block_why, r->hi, r->hi_why);
+	if (x.latency_bound_below > 0)
+		kvw_out_note(o, "latency-bound below %.0f tokens: recompute wins there on the link's fixed latency alone, "
+		             "but that is less than one %.0f-token block, so it is not a crossover", ceil(x.latency_bound_below),
+		             r->block);
+	if (x.n_roots && x.roots[0] < SHORT_CROSSOVER && s->sc.compute.overhead_s == 0)
 		kvw_out_note(o, "a crossover below %d tokens with no fixed prefill overhead: at such lengths launch "
 		             "overheads decide, which a spec sheet does not give (--overhead-us, or a measured profile)",
-		             LADDER_FIRST);
-	double L = (double)a->ctx, r = kvw_recompute_s(&s->sc, L), t = kvw_transfer_s(&s->sc, L);
-	kvw_out_field(o, "ctx", "at context (tokens)", NULL, json_integer(a->ctx));
-	kvw_out_field(o, "kv_bytes", "KV bytes at context", "%.6g", kvw_num(kvw_kv_bytes(&s->arch, &s->sc.kv, L)));
-	kvw_out_field(o, "recompute_s", "recompute at context", "%.4g s", kvw_num(r));
+		             SHORT_CROSSOVER);
+	double L = (double)s->ctx, rc = kvw_recompute_s(&s->sc, L), t = kvw_transfer_s(&s->sc, L);
+	kvw_out_field(o, "ctx", "at context (tokens)", NULL, json_integer(s->ctx));
+	kvw_out_field(o, "kv_bytes", "KV bytes at context", "%.0f B", kvw_num(kvw_kv_bytes(&s->arch, &s->sc.kv, L)));
+	kvw_out_field(o, "recompute_s", "recompute at context", "%.4g s", kvw_num(rc));
+	if (s->sc.kv.tp > 1)
+		kvw_out_field(o, "tp_allreduce_s", "of which TP all-reduces", "%.4g s",
+		              kvw_num(kvw_recompute_allreduce_s(&s->sc, L)));
 	kvw_out_field(o, "transfer_s", "transfer at context", "%.4g s", kvw_num(t));
 	kvw_out_field(o, "messages", "messages at context", "%.0f", kvw_num(kvw_transfer_messages(&s->sc, L)));
-	kvw_out_field(o, "winner", "winner at context", NULL, json_string(winner(r, t)));
+	kvw_out_field(o, "winner", "winner at context", NULL, json_string(winner(rc, t)));
 	kvw_out_field(o, "bandwidth_threshold_gbps", "bandwidth threshold B* at context", "%.4g GB/s",
 	              threshold_gbps(&s->sc, L));
 	if (!isfinite(kvw_bandwidth_threshold(&s->sc, L)))
 		kvw_out_note(o, "B* is null: recompute at %ld tokens is faster than the link's fixed latency, "
-		             "so it wins at any bandwidth", a->ctx);
+		             "so it wins at any bandwidth", s->ctx);
 	else
-		kvw_out_note(o, "B*: transfer beats recompute at %ld tokens on links faster than B*", a->ctx);
+		kvw_out_note(o, "B*: transfer beats recompute at %ld tokens on links faster than B*", s->ctx);
+	answer(s, r, &x, o);
 }
 
 /* JSON only: the layer-wise pipeline at --ctx, one entry per layer */
-static void pipeline(const kvw_args *a, const kvw_setup *s, kvw_out *o)
+static void pipeline(const kvw_setup *s, kvw_out *o)
 {
 	int n = s->arch.n_layers;
 	double *c = malloc(2 * (size_t)n * sizeof *c), *x = c ? c + n : NULL;
 	if (!c)
 		return;
-	kvw_layerwise_times(&s->sc, (double)a->ctx, c, x);
+	kvw_layerwise_times(&s->sc, (double)s->ctx, c, x);
 	json_t *arr = json_array();
 	double computed = 0, sent = 0;
 	for (int i = 0; i < n; i++) {
@@ -145,26 +311,39 @@ static void pipeline(const kvw_args *a, const kvw_setup *s, kvw_out *o)
 	free(c);
 }
 
+static void title(const kvw_setup *s, const char *what, kvw_out *o)
+{
+	if (strcmp(s->link_name, "given") == 0)
+		snprintf(o->title, sizeof o->title, "%s: %s over a given %.4g GB/s link", what, s->arch.name,
+		         s->sc.link.bw / 1e9);
+	else
+		snprintf(o->title, sizeof o->title, "%s: %s over %s", what, s->arch.name, s->link_name);
+}
+
 static kvw_err run_crossover(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 {
-	if (a->min_ctx >= a->max_ctx)
+	if (kvw_opts_seen(a, "max-ctx") && a->min_ctx >= a->max_ctx)
 		return kvw_fail(d, KVW_EUSAGE, "--min-ctx %ld must be below --max-ctx %ld", a->min_ctx, a->max_ctx);
+	const scenario_info *sn = NULL;
+	kvw_err err = pick_scenario(a, &sn, d);
+	if (err)
+		return err;
 	kvw_setup *s = calloc(1, sizeof *s);
 	if (!s)
 		return kvw_fail(d, KVW_ESYS, "out of memory");
 	kvw_out o;
 	kvw_out_init(&o, "kvwall.crossover/1");
-	kvw_err err = kvw_setup_full(a, s, true, d);
-	if (err)
+	search r;
+	if ((err = kvw_setup_full(a, s, true, d)) || (err = search_range(a, s, &r, d)))
 		goto out;
-	snprintf(o.title, sizeof o.title, "Transfer or recompute: %s over %s", s->arch.name, s->link_name);
+	title(s, "Transfer or recompute", &o);
 	kvw_setup_describe(s, &o, true);
-	crossover_fields(a, s, &o);
-	if ((err = decode_side(a, s, &o, d)))
-		goto out;
+	kvw_setup_describe_fit(s, &o);
+	crossover_fields(s, &r, sn, &o);
+	decode_side(a, s, &o);
 	if (s->sc.layerwise)
-		pipeline(a, s, &o);
-	ladder(s, a->max_ctx, &o);
+		pipeline(s, &o);
+	ladder(s, &r, &o);
 	err = kvw_out_emit(&o, a, argc, argv, d);
 out:
 	kvw_out_free(&o);
@@ -208,9 +387,11 @@ static kvw_err run_split(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 		goto out;
 	kvw_split sp;
 	kvw_split_best(&s->sc, a->ctx, &sp);
-	snprintf(o.title, sizeof o.title, "Recompute a prefix, transfer the rest: %s, %ld tokens over %s",
-	         s->arch.name, a->ctx, s->link_name);
+	char what[96];
+	snprintf(what, sizeof what, "Recompute a prefix, transfer the rest, %ld tokens", a->ctx);
+	title(s, what, &o);
 	kvw_setup_describe(s, &o, true);
+	kvw_setup_describe_fit(s, &o);
 	kvw_out_field(&o, "ctx", "context (tokens)", NULL, json_integer(a->ctx));
 	kvw_out_field(&o, "best_prefix_tokens", "best prefix to recompute", NULL, json_integer(sp.best_prefix));
 	kvw_out_field(&o, "split_s", "time with the best split", "%.4g s", kvw_num(sp.split_s));

@@ -82,6 +82,42 @@ static kvw_err list(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 	return err;
 }
 
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* the probe's headline figure once it has run: its fastest ok record
+ * (GB/s, else TFLOP/s), how many records, and the time it took */
+static void progress_done(const char *who, const kvw_probe *p, const kvw_probe_run *r, int first, double t0)
+{
+	const kvw_record *best = NULL;
+	int ok = 0, failed = 0;
+	for (int i = first; i < r->n_records; i++) {
+		const kvw_record *x = &r->records[i];
+		ok += x->status == KVW_ST_OK;
+		failed += x->status == KVW_ST_FAILED;
+		double v = x->gbps > 0 ? x->gbps : x->tflops > 0 ? x->tflops * 1e3 : 0;
+		double b = !best ? -1 : best->gbps > 0 ? best->gbps : best->tflops > 0 ? best->tflops * 1e3 : 0;
+		if (x->status == KVW_ST_OK && v > b)
+			best = x;
+	}
+	char head[200] = "no figure";
+	if (best && best->gbps > 0)
+		snprintf(head, sizeof head, "best %.4g GB/s (%s)", best->gbps, best->variant);
+	else if (best && best->tflops > 0)
+		snprintf(head, sizeof head, "best %.4g TFLOP/s (%s)", best->tflops, best->variant);
+	char fails[32] = "";
+	if (failed)
+		snprintf(fails, sizeof fails, ", %d failed", failed);
+	if (ok + failed == 0)
+		fprintf(stderr, "%s: %-12s done in %.1f s\n", who, p->name, now_s() - t0);
+	else
+		fprintf(stderr, "%s: %-12s done in %.1f s: %d ok%s, %s\n", who, p->name, now_s() - t0, ok, fails, head);
+}
+
 /* Runs one probe; returns the exit severity it adds (0, 2 or 3). */
 int kvw_probe_run_one(const kvw_probe *p, kvw_probe_run *r, kvw_diag *d)
 {
@@ -97,6 +133,7 @@ int kvw_probe_run_one(const kvw_probe *p, kvw_probe_run *r, kvw_diag *d)
 		return kvw_probe_emit(r, &rec, d) ? 2 : 0;
 	}
 	fprintf(stderr, "%s: %-12s running\n", who, p->name);
+	double t0 = now_s();
 	int first = r->n_records;
 	void *state = NULL;
 	kvw_diag pd = { "" };
@@ -109,10 +146,12 @@ int kvw_probe_run_one(const kvw_probe *p, kvw_probe_run *r, kvw_diag *d)
 	for (int i = first; i < r->n_records; i++)
 		if (r->records[i].status == KVW_ST_FAILED)
 			sev = r->records[i].wrong > 0 ? 3 : (sev > 2 ? sev : 2);
+	if (!err)
+		progress_done(who, p, r, first, t0);
 	if (err) {
 		rec.status = KVW_ST_FAILED;
 		snprintf(rec.reason, sizeof rec.reason, "%s", pd.msg[0] ? pd.msg : kvw_strerror(err));
-		fprintf(stderr, "%s: %-12s failed: %s\n", who, p->name, rec.reason);
+		fprintf(stderr, "%s: %-12s failed after %.1f s: %s\n", who, p->name, now_s() - t0, rec.reason);
 		kvw_probe_emit(r, &rec, d);
 		int e = kvw_exit_code(err);
 		sev = e > sev ? e : sev;

@@ -11,12 +11,13 @@
 
 #define MAX_STEPS 4096
 #define MAX_POINTS 1000000
+#define DEFAULT_MAX_CTX 131072
 
 static const kvw_opt opts[] = {
 	KVW_OPTS_MODEL,
 	KVW_OPTS_HARDWARE,
-	{ "min-ctx", KVW_OPT_LONG, KVW_ARG(min_ctx), "128", 1, 1L << 24, "smallest context" },
-	{ "max-ctx", KVW_OPT_LONG, KVW_ARG(max_ctx), "131072", 1, 1L << 24, "largest context" },
+	{ "min-ctx", KVW_OPT_LONG, KVW_ARG(min_ctx), "16", 1, 1L << 24, "smallest context [one 16-token KV block]" },
+	{ "max-ctx", KVW_OPT_LONG, KVW_ARG(max_ctx), NULL, 1, 1L << 24, "largest context [the model's window, else 131072]" },
 	{ "ctx-steps", KVW_OPT_LONG, KVW_ARG(ctx_steps), "11", 1, MAX_STEPS, "contexts, log-spaced" },
 	{ "bw-min", KVW_OPT_DBL, KVW_ARG(bw_min), "1", 1e-6, 1e6, "lowest bandwidth, GB/s" },
 	{ "bw-max", KVW_OPT_DBL, KVW_ARG(bw_max), "1000", 1e-6, 1e6, "highest bandwidth, GB/s" },
@@ -32,7 +33,7 @@ static double log_step(double lo, double hi, long i, long n)
 
 static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 {
-	if (a->min_ctx > a->max_ctx || a->bw_min > a->bw_max)
+	if ((kvw_opts_seen(a, "max-ctx") && a->min_ctx > a->max_ctx) || a->bw_min > a->bw_max)
 		return kvw_fail(d, KVW_EUSAGE, "sweep ranges must have min <= max");
 	if (a->ctx_steps * a->bw_steps > MAX_POINTS)
 		return kvw_fail(d, KVW_EUSAGE, "a grid of %ld x %ld points is above %d", a->ctx_steps, a->bw_steps, MAX_POINTS);
@@ -46,10 +47,19 @@ static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 	kvw_err err = kvw_setup_full(a, s, false, d);
 	if (err)
 		goto out;
+	long max_ctx = kvw_opts_seen(a, "max-ctx") ? a->max_ctx : s->arch.max_position > 0 ? s->arch.max_position
+	               : DEFAULT_MAX_CTX;
+	if (a->min_ctx > max_ctx) {
+		err = kvw_fail(d, KVW_EUSAGE, "--min-ctx %ld is above the model's window %ld", a->min_ctx, max_ctx);
+		goto out;
+	}
 	snprintf(o.title, sizeof o.title, "Recompute vs transfer grid: %s", s->arch.name);
 	kvw_setup_describe(s, &o, false);
 	kvw_out_field(&o, "alpha_us", "link latency (alpha)", "%.4g us", kvw_num(s->sc.link.alpha_s * 1e6));
-	kvw_out_note(&o, "bandwidth in GB/s (1e9 B/s); alpha from %s", s->link_name[0] ? s->link_source : "none (0)");
+	kvw_out_field(&o, "min_ctx", "contexts from", NULL, json_integer(a->min_ctx));
+	kvw_out_field(&o, "max_ctx", "contexts to", NULL, json_integer(max_ctx));
+	kvw_out_note(&o, "bandwidth in GB/s (1e9 B/s), the link's achieved bandwidth; alpha from %s",
+	             s->link_name[0] ? s->link_source : "none (0)");
 	kvw_out_table(&o, "rows");
 	kvw_out_col(&o, "ctx", "ctx", NULL);
 	kvw_out_col(&o, "bandwidth_gbps", "GB/s", "%.4g");
@@ -57,7 +67,7 @@ static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 	kvw_out_col(&o, "transfer_s", "transfer s", "%.4g");
 	kvw_out_col(&o, "winner", "winner", NULL);
 	for (long i = 0; i < a->ctx_steps; i++) {
-		double L = round(log_step((double)a->min_ctx, (double)a->max_ctx, i, a->ctx_steps));
+		double L = round(log_step((double)a->min_ctx, (double)max_ctx, i, a->ctx_steps));
 		double r = kvw_recompute_s(&s->sc, L);
 		for (long j = 0; j < a->bw_steps; j++) {
 			double bw = log_step(a->bw_min, a->bw_max, j, a->bw_steps);

@@ -8,6 +8,10 @@
 #include "kvw_err.h"
 #include "opts.h"
 
+#ifndef KVW_BUILT_WITH /* set by CMakeLists.txt from what configure found */
+#define KVW_BUILT_WITH "?"
+#endif
+
 static const kvw_cmd *const commands[] = {
 	&kvw_cmd_kv, &kvw_cmd_crossover, &kvw_cmd_split, &kvw_cmd_sweep, &kvw_cmd_models, &kvw_cmd_hw,
 	&kvw_cmd_probe, &kvw_cmd_compare, &kvw_cmd_baseline, &kvw_cmd_serve, &kvw_cmd_validate,
@@ -56,18 +60,7 @@ int main(int argc, char **argv)
 	}
 	const char *name = argv[1];
 	if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
-		printf("kvwall %s\nbuilt with:%s%s\n", KVW_VERSION,
-#ifdef KVW_HAVE_CUDA
-		       " cuda",
-#else
-		       "",
-#endif
-#ifdef KVW_HAVE_MPI
-		       " mpi"
-#else
-		       ""
-#endif
-		);
+		printf("kvwall %s\nbuilt with: %s\n", KVW_VERSION, KVW_BUILT_WITH);
 		return 0;
 	}
 	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {

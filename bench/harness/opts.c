@@ -2,12 +2,16 @@
  *
  * Numbers are parsed strictly: the whole text must be a number, finite,
  * and inside the option's range; "--name=value" and "--name value" both
- * work.  Errors name the option and the offending text.
+ * work.  Whole numbers (token counts above all) take a decimal or binary
+ * multiplier: k, M, G (1e3, 1e6, 1e9) or Ki, Mi, Gi (2^10, 2^20, 2^30), so
+ * --ctx 128k is 128,000 and --ctx 128Ki 131,072; "K" alone is refused as
+ * ambiguous.  Errors name the option and the offending text.
  */
 #include "opts.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +21,81 @@ static const kvw_opt *lookup(const kvw_opt *t, const char *name, size_t len)
 		if (strlen(t->name) == len && strncmp(t->name, name, len) == 0)
 			return t;
 	return NULL;
+}
+
+static const struct { const char *suffix; double mult; } multipliers[] = {
+	{ "k", 1e3 }, { "M", 1e6 }, { "G", 1e9 }, { "Ki", 1024.0 }, { "Mi", 1048576.0 }, { "Gi", 1073741824.0 },
+};
+
+/* digits, then with a multiplier optionally ".digits": the length of the
+ * number part, 0 when text does not start like one */
+static size_t number_part(const char *text, bool *fraction)
+{
+	size_t i = 0;
+	while (text[i] >= '0' && text[i] <= '9')
+		i++;
+	*fraction = false;
+	if (i > 0 && text[i] == '.' && text[i + 1] >= '0' && text[i + 1] <= '9') {
+		*fraction = true;
+		for (i++; text[i] >= '0' && text[i] <= '9'; i++)
+			;
+	}
+	return i;
+}
+
+kvw_err kvw_opts_count(const char *name, const char *text, double lo, double hi, long *out, kvw_diag *d)
+{
+	bool fraction;
+	size_t len = number_part(text, &fraction);
+	const char *suffix = text + len;
+	double mult = 1;
+	if (len > 0 && *suffix) {
+		size_t i = 0, n = sizeof multipliers / sizeof multipliers[0];
+		while (i < n && strcmp(suffix, multipliers[i].suffix) != 0)
+			i++;
+		if (i == n && strcmp(suffix, "K") == 0)
+			return kvw_fail(d, KVW_EUSAGE, "--%s: '%s' is ambiguous: write %.*sk (x 1000) or %.*sKi (x 1024)",
+			                name, text, (int)len, text, (int)len, text);
+		if (i == n)
+			return kvw_fail(d, KVW_EUSAGE, "--%s: '%s' is not a whole number (multipliers: k M G Ki Mi Gi)",
+			                name, text);
+		mult = multipliers[i].mult;
+	}
+	if (len == 0 || (fraction && mult == 1))
+		return kvw_fail(d, KVW_EUSAGE, "--%s: '%s' is not a whole number", name, text);
+	errno = 0;
+	double v = strtod(text, NULL) * mult;
+	if (errno || !isfinite(v) || v != floor(v))
+		return kvw_fail(d, KVW_EUSAGE, "--%s: '%s' is not a whole number", name, text);
+	if (v < lo || v > hi)
+		return kvw_fail(d, KVW_EUSAGE, "--%s: %s is outside [%.0f, %.0f]", name, text, lo, hi);
+	*out = (long)v;
+	return KVW_OK;
+}
+
+kvw_err kvw_opts_count_list(const char *name, const char *text, double lo, double hi, long *out, int max, int *n,
+                            kvw_diag *d)
+{
+	char buf[256];
+	if (strlen(text) >= sizeof buf)
+		return kvw_fail(d, KVW_EUSAGE, "--%s: list too long", name);
+	snprintf(buf, sizeof buf, "%s", text);
+	*n = 0;
+	for (char *p = buf, *comma; p; p = comma ? comma + 1 : NULL) {
+		comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		if (*n == max)
+			return kvw_fail(d, KVW_EUSAGE, "--%s: more than %d values", name, max);
+		kvw_err err = kvw_opts_count(name, p, lo, hi, &out[*n], d);
+		if (err)
+			return err;
+		for (int i = 0; i < *n; i++)
+			if (out[i] == out[*n])
+				return kvw_fail(d, KVW_EUSAGE, "--%s: %ld given twice", name, out[*n]);
+		(*n)++;
+	}
+	return KVW_OK;
 }
 
 static kvw_err set_value(const kvw_opt *o, const char *text, kvw_args *a, kvw_diag *d)
@@ -29,15 +108,8 @@ static kvw_err set_value(const kvw_opt *o, const char *text, kvw_args *a, kvw_di
 			return kvw_fail(d, KVW_EUSAGE, "--%s needs a non-empty value", o->name);
 		*(const char **)base = text;
 		return KVW_OK;
-	case KVW_OPT_LONG: {
-		long long v = strtoll(text, &end, 10);
-		if (!*text || *end || errno)
-			return kvw_fail(d, KVW_EUSAGE, "--%s: '%s' is not a whole number", o->name, text);
-		if ((double)v < o->lo || (double)v > o->hi)
-			return kvw_fail(d, KVW_EUSAGE, "--%s: %s is outside [%.0f, %.0f]", o->name, text, o->lo, o->hi);
-		*(long *)base = (long)v;
-		return KVW_OK;
-	}
+	case KVW_OPT_LONG:
+		return kvw_opts_count(o->name, text, o->lo, o->hi, (long *)base, d);
 	case KVW_OPT_DBL: {
 		double v = strtod(text, &end);
 		if (!*text || *end || errno || !isfinite(v))

@@ -28,10 +28,12 @@ typedef struct kvw_strlist {
 typedef struct kvw_args {
 	const char *model, *config, *hw, *link, *profile, *kv_dtype, *dtype;
 	const char *output, *catalog, *weight_dtype, *out_dir, *tolerance, *junit, *from, *bind, *peer, *rdma_peer, *topology_xml;
+	const char *tp_text, *tp_link, *scenario;
 	kvw_strlist metrics, models, links;
 	long ctx, tp, max_ctx, min_ctx, batch, ctx_steps, bw_steps, streams, port, idle_s, message_tokens;
 	double tflops, gbps, alpha_us, efficiency, hbm_gbps, overhead_us;
 	double compute_slowdown, copy_slowdown, bw_min, bw_max, sigma;
+	double link_efficiency, gpu_mem_util, mem_reserve_gb;
 	bool json, csv, layerwise, non_causal, help, list, quick, allow_hw_change, allow_missing, no_kv;
 	const char *positional[KVW_MAX_POSITIONAL];
 	int n_positional;
@@ -60,6 +62,12 @@ kvw_err kvw_opts_parse(const kvw_opt *table, int max_positional, int argc, char 
                        kvw_args *args, kvw_diag *d);
 bool kvw_opts_seen(const kvw_args *args, const char *name);
 void kvw_opts_help(const kvw_opt *table, FILE *f);
+/* A whole number in [lo, hi], with an optional multiplier k M G Ki Mi Gi
+ * ("128k", "128Ki"); name is the option's, for the message. */
+kvw_err kvw_opts_count(const char *name, const char *text, double lo, double hi, long *out, kvw_diag *d);
+/* A comma list of such numbers ("1,2,4,8"), at most max, none twice. */
+kvw_err kvw_opts_count_list(const char *name, const char *text, double lo, double hi, long *out, int max, int *n,
+                            kvw_diag *d);
 /* --tolerance TEXT: "5%" or "0.05", in [0, 10] */
 kvw_err kvw_opts_tolerance(const char *text, double *out, kvw_diag *d);
 

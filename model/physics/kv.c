@@ -36,6 +36,22 @@ bool kvw_dtype_parse(const char *s, kvw_dtype *out)
 	return false;
 }
 
+/* vLLM's --kv-cache-dtype choices (engine arguments: auto, fp8, fp8_e4m3,
+ * fp8_e5m2); auto keeps the model's 16-bit dtype, 2 bytes like bf16 */
+static const struct { const char *alias; kvw_dtype dt; } kv_aliases[] = {
+	{ "auto", KVW_DT_BF16 }, { "fp8_e4m3", KVW_DT_FP8 }, { "fp8_e5m2", KVW_DT_FP8 },
+};
+
+bool kvw_kv_dtype_parse(const char *s, kvw_dtype *out)
+{
+	for (size_t i = 0; i < sizeof kv_aliases / sizeof kv_aliases[0]; i++)
+		if (strcmp(s, kv_aliases[i].alias) == 0) {
+			*out = kv_aliases[i].dt;
+			return true;
+		}
+	return kvw_dtype_parse(s, out);
+}
+
 bool kvw_kvfmt_check(const kvw_arch *a, const kvw_kvfmt *f, char *why, int whylen)
 {
 	if (f->dtype != KVW_DT_BF16 && f->dtype != KVW_DT_FP16 && f->dtype != KVW_DT_FP8

@@ -58,6 +58,11 @@ typedef struct kvw_arch {
 	int qk_nope_head_dim; /* MLA only */
 	long vocab;
 	long max_position;    /* 0 when the config does not say */
+	/* bytes per weight as vLLM's --dtype auto loads the checkpoint: 1 for
+	 * an fp8 quantization_config, else 2 (bf16/fp16; fp32 configs load as
+	 * fp16); 0 when unknown.  weight_dtype names it ("fp8", "bf16", ...) */
+	double weight_bytes;
+	char weight_dtype[16];
 	bool tied_embeddings;
 	/* FFN */
 	bool ffn_gated;
@@ -110,6 +115,10 @@ int kvw_arch_kv_layers(const kvw_arch *a);
 
 const char *kvw_dtype_name(kvw_dtype dt);
 bool kvw_dtype_parse(const char *s, kvw_dtype *out);
+/* A KV cache dtype, also under vLLM's --kv-cache-dtype names: auto (the
+ * model's 16-bit dtype, taken as bf16), fp8, fp8_e4m3, fp8_e5m2 (both
+ * 1 byte: fp8). */
+bool kvw_kv_dtype_parse(const char *s, kvw_dtype *out);
 bool kvw_kvfmt_check(const kvw_arch *a, const kvw_kvfmt *f, char *why, int whylen);
 
 /* KV heads one GPU holds under tensor parallelism (replicated when
@@ -190,10 +199,18 @@ typedef struct kvw_scenario {
 	double message_s;      /* cost of each further message of a send; 0: alpha */
 	double compute_slowdown; /* >= 1: prefill slowed by a concurrent copy */
 	double copy_slowdown;    /* >= 1: copy slowed by a concurrent prefill */
+	/* tensor parallelism: the link the kv.tp GPUs all-reduce over (two
+	 * per layer, comm.c) and the activation bytes per element (0: 2, bf16);
+	 * a link with bw 0 and alpha 0 costs nothing */
+	kvw_link tp_link;
+	double act_bytes;
 } kvw_scenario;
 
-/* Recompute L tokens of KV on the tp GPUs (each does 1/tp of the FLOPs). */
+/* Recompute L tokens of KV on the tp GPUs (each does 1/tp of the FLOPs,
+ * and all of them pay the layers' all-reduces over tp_link). */
 double kvw_recompute_s(const kvw_scenario *s, double L);
+/* The part of kvw_recompute_s that is all-reduce time (0 at tp 1). */
+double kvw_recompute_allreduce_s(const kvw_scenario *s, double L);
 /* Layer-wise: per-layer compute c[i] and send x[i] seconds for a prefill
  * of L tokens, slowdowns applied; a->n_layers entries each. */
 void kvw_layerwise_times(const kvw_scenario *s, double L, double *c, double *x);
@@ -222,6 +239,10 @@ typedef struct kvw_crossover {
 	int n_roots;
 	double roots[KVW_MAX_ROOTS]; /* context lengths where the winner flips */
 	double lo, hi;               /* the searched range */
+	/* kvw_crossover_handoff only: the smallest handoff (one KV block) and,
+	 * when recompute wins only below it, the last flip there (else 0) */
+	double block;
+	double latency_bound_below;
 } kvw_crossover;
 
 const char *kvw_regime_name(kvw_regime r);
@@ -231,6 +252,14 @@ const char *kvw_regime_name(kvw_regime r);
  * below one token. */
 void kvw_crossover_find(const kvw_scenario *s, double lo, double hi,
                         kvw_crossover *out);
+
+/* The crossover an engine that hands off whole KV blocks of `block`
+ * tokens can see.  Below one block no handoff is smaller, so a flip there
+ * is not a crossover: roots in [max(lo, block), hi] give L* and the
+ * regime; when recompute wins at lo and loses again before one block,
+ * latency_bound_below is that last flip ("latency-bound below N tokens":
+ * the link's fixed cost, not its bandwidth, decides there). */
+void kvw_crossover_handoff(const kvw_scenario *s, double lo, double hi, double block, kvw_crossover *out);
 
 /* The same for measured curves: r[i] and t[i] (seconds, > 0) at tokens[i]
  * (ascending); each root interpolates log(r / t) linearly in log L

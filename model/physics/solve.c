@@ -62,6 +62,7 @@ void kvw_crossover_find(const kvw_scenario *s, double lo, double hi, kvw_crossov
 	out->lo = lo;
 	out->hi = hi;
 	out->n_roots = 0;
+	out->block = out->latency_bound_below = 0;
 	double step = log(hi / lo) / (SCAN_POINTS - 1), prev = lo;
 	int s0 = winner(s, lo), sp = s0, changes = 0;
 	for (int i = 1; i < SCAN_POINTS; i++) {
@@ -76,6 +77,25 @@ void kvw_crossover_find(const kvw_scenario *s, double lo, double hi, kvw_crossov
 		prev = L;
 	}
 	out->regime = regime_of(s0, changes);
+}
+
+void kvw_crossover_handoff(const kvw_scenario *s, double lo, double hi, double block, kvw_crossover *out)
+{
+	if (!(block > lo) || !(hi > block)) {
+		kvw_crossover_find(s, lo, hi, out);
+		out->block = block;
+		out->latency_bound_below = 0;
+		return;
+	}
+	kvw_crossover low;
+	kvw_crossover_find(s, lo, block, &low);
+	kvw_crossover_find(s, block, hi, out);
+	out->lo = lo;
+	out->block = block;
+	out->latency_bound_below = 0;
+	/* recompute won at lo, and transfer wins again at one block */
+	if (low.n_roots > 0 && winner(s, lo) < 0 && winner(s, block) > 0)
+		out->latency_bound_below = low.roots[low.n_roots - 1];
 }
 
 /* Bulk: transfer(B) = o + V / B = recompute  =>  B* = V / (recompute - o),
@@ -161,6 +181,7 @@ void kvw_split_best(const kvw_scenario *s, long L, kvw_split *out)
 void kvw_crossover_sampled(int n, const double *tokens, const double *r, const double *t, kvw_crossover *out)
 {
 	out->n_roots = 0;
+	out->block = out->latency_bound_below = 0;
 	out->lo = n > 0 ? tokens[0] : 0;
 	out->hi = n > 0 ? tokens[n - 1] : 0;
 	out->regime = KVW_TRANSFER_ALWAYS;

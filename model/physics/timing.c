@@ -4,7 +4,10 @@
  *                linear_flops(L) / (tp * R_gemm(L)) + attn_flops(L) / (tp * R_attn(L))
  * where R(L) is the achieved FLOP/s of one GPU at L tokens (spec peak x
  * efficiency, or a measured prefill curve) and the tp GPUs of a tensor-
- * parallel group each do 1/tp of the work.
+ * parallel group each do 1/tp of the work.  Under tensor parallelism every
+ * layer also ends its two row-parallel matmuls with an all-reduce of
+ * L x hidden activations (comm.c), which the tp GPUs pay together:
+ *     + 2 x allreduce(L x hidden x act_bytes, tp, tp_link) per layer.
  *
  * Transfer, bulk:       alpha + (m - 1) c + KV_bytes(L) / B   (each GPU sends
  *                                             its own shard over its own link)
@@ -59,16 +62,29 @@ double kvw_pipeline_exposed_uniform(int n, double c, double x)
 	return x + (n - 1) * fmax(0.0, x - c);
 }
 
+/* the two all-reduces one layer pays at tensor parallelism kv.tp */
+static double layer_allreduce_s(const kvw_scenario *s, double L)
+{
+	double act = s->act_bytes > 0 ? s->act_bytes : 2.0;
+	return 2.0 * kvw_allreduce_s(L * (double)s->arch->hidden * act, s->kv.tp, &s->tp_link);
+}
+
 /* compute seconds of one layer of group g (one GPU, no overhead); the
  * element-wise kernels, when measured, at their token-layer rate (split
  * over the tensor-parallel GPUs like the rest: most of their traffic is
- * in the sharded Q/K/V and FFN activations) */
+ * in the sharded Q/K/V and FFN activations); then the layer's all-reduces */
 static double group_compute_s(const kvw_scenario *s, int g, double L, double rg, double ra)
 {
 	const kvw_arch *a = s->arch;
 	double re = kvw_curve_at(&s->compute.elementwise, L);
 	return (kvw_group_linear_flops(a, g, L) / rg
-	        + kvw_group_attn_flops(a, g, L, s->causal) / ra + (re > 0 ? L / re : 0)) / s->kv.tp;
+	        + kvw_group_attn_flops(a, g, L, s->causal) / ra + (re > 0 ? L / re : 0)) / s->kv.tp
+	       + layer_allreduce_s(s, L);
+}
+
+double kvw_recompute_allreduce_s(const kvw_scenario *s, double L)
+{
+	return L > 0 ? s->arch->n_layers * layer_allreduce_s(s, L) : 0;
 }
 
 double kvw_recompute_s(const kvw_scenario *s, double L)

@@ -16,13 +16,19 @@
  *                 gemma2 even layers, sliding_window_pattern P (layer i
  *                 slides unless (i + 1) % P == 0), qwen2 layers >=
  *                 max_window_layers when use_sliding_window, else all.
- * A field set to null counts as absent.  Unknown fields are ignored.
+ *   weights:      quantization_config.quant_method "fp8" -> 1 byte per
+ *                 weight, else torch_dtype as vLLM's --dtype auto loads it
+ *                 (bf16 stays bf16, fp16 and fp32 load as fp16: 2 bytes)
+ * A field set to null counts as absent.  Unknown fields are ignored.  A
+ * config without "_name_or_path" is named after its file (config.json:
+ * its directory, as a Hugging Face snapshot is laid out).
  */
 #include "kvw_config.h"
 
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,9 +243,27 @@ static int read_windows(json_t *o, const kvw_arch *a, int layers, long *win, kvw
 	return 0;
 }
 
+/* what vLLM's --dtype auto loads (vllm/config.py ModelConfig: "auto" uses
+ * FP16 for FP32 and FP16 models, BF16 for BF16 models) */
+static int read_weight_dtype(json_t *o, kvw_arch *a, kvw_diag *d)
+{
+	char dt[32] = "", quant[32] = "";
+	json_t *q = field(o, "quantization_config");
+	if (get_str(o, "torch_dtype", dt, sizeof dt, d) < 0 || (json_is_object(q)
+	    && get_str(q, "quant_method", quant, sizeof quant, d) < 0))
+		return -1;
+	const char *name = strcmp(quant, "fp8") == 0 ? "fp8" : strcmp(dt, "bfloat16") == 0 ? "bf16"
+		: strcmp(dt, "float16") == 0 || strcmp(dt, "float32") == 0 ? "fp16" : NULL;
+	if (name) {
+		a->weight_bytes = strcmp(name, "fp8") == 0 ? 1 : 2;
+		snprintf(a->weight_dtype, sizeof a->weight_dtype, "%s", name);
+	}
+	return 0;
+}
+
 static kvw_err parse_root(json_t *o, kvw_arch *a, kvw_diag *d)
 {
-	if (get_str(o, "model_type", a->model_type, sizeof a->model_type, d) < 0)
+	if (get_str(o, "model_type", a->model_type, sizeof a->model_type, d) < 0 || read_weight_dtype(o, a, d) < 0)
 		return KVW_EINPUT;
 	int layers = read_heads(o, a, d);
 	if (layers < 0 || read_mla(o, a, d) || read_ffn(o, a, d))
@@ -263,7 +287,8 @@ static kvw_err parse_root(json_t *o, kvw_arch *a, kvw_diag *d)
 	return KVW_OK;
 }
 
-kvw_err kvw_config_parse(const char *text, size_t len, const char *name, kvw_arch *out, kvw_diag *d)
+static kvw_err parse_named(const char *text, size_t len, const char *name, const char *fallback, kvw_arch *out,
+                           kvw_diag *d)
 {
 	json_error_t jerr;
 	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -278,12 +303,41 @@ kvw_err kvw_config_parse(const char *text, size_t len, const char *name, kvw_arc
 	memset(out, 0, sizeof *out);
 	if (name)
 		snprintf(out->name, sizeof out->name, "%s", name);
-	else if (get_str(root, "_name_or_path", out->name, sizeof out->name, d) != 0)
-		snprintf(out->name, sizeof out->name, "model");
+	else if (get_str(root, "_name_or_path", out->name, sizeof out->name, d) == 0) {
+		const char *slash = strrchr(out->name, '/'); /* "meta-llama/Meta-Llama-3-8B": the model's own name */
+		if (slash && slash[1])
+			memmove(out->name, slash + 1, strlen(slash + 1) + 1);
+	} else
+		snprintf(out->name, sizeof out->name, "%s", fallback);
 	err = parse_root(root, out, d);
 out:
 	json_decref(root);
 	return err;
+}
+
+kvw_err kvw_config_parse(const char *text, size_t len, const char *name, kvw_arch *out, kvw_diag *d)
+{
+	return parse_named(text, len, name, "model", out, d);
+}
+
+/* the file's stem, or for .../NAME/config.json the directory NAME */
+static void name_from_path(const char *path, char *out, size_t cap)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	if (strcmp(base, "config.json") == 0 && base - path >= 2) {
+		const char *end = base - 1, *start = end;
+		while (start > path && start[-1] != '/')
+			start--;
+		if (end > start) {
+			snprintf(out, cap, "%.*s", (int)(end - start), start);
+			return;
+		}
+	}
+	const char *dot = strrchr(base, '.');
+	snprintf(out, cap, "%.*s", (int)(dot && dot > base ? dot - base : (ptrdiff_t)strlen(base)), base);
+	if (!out[0])
+		snprintf(out, cap, "model");
 }
 
 kvw_err kvw_config_load(const char *path, const char *name, kvw_arch *out, kvw_diag *d)
@@ -293,7 +347,9 @@ kvw_err kvw_config_load(const char *path, const char *name, kvw_arch *out, kvw_d
 	kvw_err err = kvw_read_file(path, 1u << 24, &buf, &len, d);
 	if (err)
 		return err;
-	err = kvw_config_parse(buf, len, name, out, d);
+	char fallback[KVW_NAME_LEN];
+	name_from_path(path, fallback, sizeof fallback);
+	err = parse_named(buf, len, name, fallback, out, d);
 	free(buf);
 	return err ? kvw_prefix(d, err, path) : KVW_OK;
 }

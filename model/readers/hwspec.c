@@ -3,6 +3,9 @@
  * Every number in a spec sheet is an object {"value": x, "source": "..."}:
  * a sheet without a source for a value is rejected, so the catalog cannot
  * quietly grow uncited numbers.  Units are in the key names (GB = 1e9 B).
+ * A link sheet may give "achieved_fraction": the share of its line rate
+ * that the usual benchmark of its class reaches, in (0, 1], cited like
+ * every other value; the model takes links at bandwidth x that fraction.
  */
 #include "kvw_config.h"
 
@@ -25,6 +28,23 @@ static kvw_err sourced(json_t *o, const char *key, bool required, double *out, k
 	if (!json_is_string(src) || json_string_length(src) == 0)
 		return kvw_fail(d, KVW_EINPUT, "field '%s' has no \"source\"", key);
 	*out = json_number_value(val);
+	return KVW_OK;
+}
+
+/* an optional sourced fraction in (0, 1]; *out stays as it is when absent */
+static kvw_err fraction(json_t *o, const char *key, double *out, char *src, size_t cap, kvw_diag *d)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v)
+		return KVW_OK;
+	double x = 0;
+	kvw_err err = sourced(o, key, true, &x, d);
+	if (err)
+		return err;
+	if (x > 1)
+		return kvw_fail(d, KVW_EINPUT, "field '%s' = %g must be a fraction in (0, 1]", key, x);
+	*out = x;
+	snprintf(src, cap, "%s", json_string_value(json_object_get(v, "source")));
 	return KVW_OK;
 }
 
@@ -111,6 +131,10 @@ kvw_err kvw_hw_link_parse(const char *text, size_t len, kvw_hw_link *out, kvw_di
 	    || (err = str_field(root, "class", true, out->kind, sizeof out->kind, d))
 	    || (err = sourced(root, "bandwidth_GBps", true, &gbps, d))
 	    || (err = sourced(root, "latency_us", true, &lat_us, d)))
+		goto out;
+	out->efficiency = 1;
+	if ((err = fraction(root, "achieved_fraction", &out->efficiency, out->efficiency_source,
+	                    sizeof out->efficiency_source, d)))
 		goto out;
 	out->bw = gbps * 1e9;
 	out->latency_s = lat_us * 1e-6;

@@ -34,8 +34,13 @@ typedef struct kvw_hw_link {
 	char name[KVW_NAME_LEN];
 	char description[160];
 	char kind[16];   /* host, peer, network */
-	double bw;       /* bytes/s, one direction */
+	double bw;       /* bytes/s, one direction: the line (data) rate */
 	double latency_s;
+	/* what benchmarks of this link class typically reach of bw (perftest
+	 * ib_write_bw, nccl-tests, iperf3, nvbandwidth), with its source; 1 and
+	 * "" when the sheet does not say */
+	double efficiency;
+	char efficiency_source[512];
 } kvw_hw_link;
 
 kvw_err kvw_hw_gpu_parse(const char *text, size_t len, kvw_hw_gpu *out, kvw_diag *d);

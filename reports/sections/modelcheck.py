@@ -7,6 +7,7 @@ import os
 import matplotlib.pyplot as plt
 
 from ..common import img, png, table, write_csv
+from ..style import WIDTH
 
 POSITION = 20
 
@@ -41,7 +42,7 @@ def plot_validation(res, model):
     pairs = [p for p in res["validation"]["analysis"]["pairs"] if p["model"] == model]
     if not pairs:
         return None
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(WIDTH, 5))
     pts = pairs[0]["points"]
     L = [p["tokens"] for p in pts]
     ax.plot(L, [p["recompute_predicted_s"] for p in pts], "k-", lw=2, label="recompute, predicted")
@@ -57,9 +58,10 @@ def plot_validation(res, model):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("prompt length L (tokens)")
-    ax.set_ylabel("seconds")
-    ax.set_title(f"{model}: measured (points) vs predicted (lines); L*: solid measured, dotted predicted")
-    ax.legend(fontsize=7)
+    ax.set_ylabel("time (s)")
+    ax.set_title(f"{model}: measured (points) vs predicted (lines)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False,
+              title="L*: solid measured, dotted predicted", title_fontsize=8)
     return png(fig, res["dir"], f"validation-{model}.png")
 
 
@@ -69,7 +71,7 @@ def html(res):
         return []
     v = res["validation"]
     write_csv(os.path.join(res["dir"], "validation-pairs.csv"), vrows)
-    parts = ["<h2>Model check: measured vs predicted crossover</h2>"]
+    parts = ["<h2 id=sec-modelcheck>Model check: measured vs predicted crossover</h2>"]
     if v.get("synthetic"):
         parts.append("<p><span class=badge>validation document is SYNTHETIC, not a measurement</span></p>")
     parts.append(table(vrows, [("model", "model"), ("path", "path"), ("profile_link", "profile link"),

@@ -3,6 +3,7 @@ of the profile against the GPU's spec-sheet peak."""
 import matplotlib.pyplot as plt
 
 from ..common import img, png, spec_gpu
+from ..style import WIDTH
 
 POSITION = 70
 
@@ -12,7 +13,7 @@ def plot_prefill(res):
     sec = prof.get("prefill") or prof.get("prefill_gemm")
     if not sec or not sec.get("gemm"):
         return None
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.8, 4.2))
     g = sec["gemm"]
     ax.plot([p["tokens"] for p in g], [p["tflops"] for p in g], "o-", label="GEMM (measured)")
     if sec.get("gemm_fp8"):
@@ -25,8 +26,8 @@ def plot_prefill(res):
     if gpu and gpu.get("bf16_tflops"):
         ax.axhline(gpu["bf16_tflops"], color="gray", ls="--", label=f"{gpu['name']} bf16 dense peak (spec)")
     ax.set_xscale("log")
-    ax.set_xlabel("tokens")
-    ax.set_ylabel("TFLOP/s")
+    ax.set_xlabel("prompt length (tokens)")
+    ax.set_ylabel("achieved rate (TFLOP/s)")
     ax.set_title(f"Prefill efficiency, {sec.get('model', '?')} layer shapes"
                  + (" (hand-written EXAMPLE)" if prof.get("example") else ""))
     ax.legend(fontsize=8)
@@ -35,7 +36,7 @@ def plot_prefill(res):
 
 def html(res):
     prof = res["profile"] or {}
-    parts = ["<h2>Prefill efficiency</h2>", img(plot_prefill(res), "prefill curve")]
+    parts = ["<h2 id=sec-prefill>Prefill efficiency</h2>", img(plot_prefill(res), "prefill curve")]
     sec = prof.get("prefill") or prof.get("prefill_gemm")
     if sec and not prof.get("prefill"):
         parts.append("<p class=note>Only the GEMM half of the prefill curve was measured; verdicts use the spec "

@@ -19,7 +19,7 @@ def probe_rows(res):
 def html(res):
     probes = probe_rows(res)
     write_csv(os.path.join(res["dir"], "probes.csv"), probes)
-    parts = ["<h2>Probes</h2>",
+    parts = ["<h2 id=sec-probes>Probes</h2>",
              table(probes, [("probe", "probe"), ("variant", "variant"), ("status", "status"),
                             ("gbps", "GB/s"), ("tflops", "TFLOP/s"), ("median_s", "median s"),
                             ("checked", "checked"), ("wrong", "wrong"), ("reason", "reason")], "probes",

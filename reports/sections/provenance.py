@@ -16,5 +16,5 @@ def html(res):
              ("profile command", prof.get("command")), ("profile time", prof.get("created_utc")),
              ("run command", run.get("command")), ("run started", run.get("started_utc")),
              ("spec sheet for compute", run.get("hw"))]
-    return ["<h2>Provenance</h2>", table([{"k": k, "v": v} for k, v in facts], [("k", "what"), ("v", "value")],
+    return ["<h2 id=sec-provenance>Provenance</h2>", table([{"k": k, "v": v} for k, v in facts], [("k", "what"), ("v", "value")],
                                          "provenance")]

@@ -7,6 +7,6 @@ POSITION = 90
 
 def html(res):
     topo = (res["profile"] or {}).get("topology")
-    return ["<h2>Topology</h2>",
+    return ["<h2 id=sec-topology>Topology</h2>",
             f"<pre>{_html.escape(json.dumps(topo, indent=1))}</pre>" if topo else
             "<p class=note>Not measured in this run (the hwloc topology probe is not built yet).</p>"]

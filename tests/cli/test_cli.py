@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 GOLDEN = os.path.join(ROOT, "tests", "golden")
 PROFILE = os.path.join(ROOT, "tests", "data", "example-profile.json")
+CPU_PROFILE = os.path.join(ROOT, "tests", "data", "cpu-profile.json")
 KVWALL = sys.argv[1]
 UPDATE = "--update" in sys.argv
 CATALOG = os.environ.get("KVWALL_CATALOG", os.path.join(ROOT, "model", "catalog"))
@@ -63,6 +64,18 @@ GOLDENS = {
                    "--link", "roce-100", "--json"],
     "sweep_mistral": ["sweep", "--model", "mistral-7b", "--hw", "h100-sxm", "--link", "eth-100",
                       "--csv", "--ctx-steps", "3", "--bw-steps", "3"],
+    # issue 13's goldens: L* searched only within the model's window (Llama-2-7B over 100 GbE would
+    # cross at 51,648 tokens, past its 4,096), a crossover under one KV block reported as
+    # latency-bound, loopback TCP labelled, a TP that does not fit flagged (and a TP list), the TP
+    # chosen automatically with its all-reduces over NVLink; link efficiency in every catalog-link one
+    "crossover_window_clamp": ["crossover", "--model", "llama-2-7b", "--hw", "h100-sxm", "--link", "eth-100"],
+    "crossover_latency_bound": ["crossover", "--model", "llama-3-8b", "--hw", "h100-sxm", "--link", "ib-ndr",
+                                "--layerwise", "--json"],
+    "crossover_loopback": ["crossover", "--model", "llama-2-7b", "--hw", "h100-sxm", "--profile", CPU_PROFILE,
+                           "--link", "tcp_loopback_4streams"],
+    "kv_fit_tp_list": ["kv", "--model", "llama-3-70b", "--tp", "1,2,4,8", "--hw", "h100-sxm"],
+    "crossover_tp_auto": ["crossover", "--model", "llama-3-70b", "--hw", "h100-sxm", "--link", "roce-200",
+                          "--tp", "auto", "--json"],
     "models": ["models", "--csv"],
     "hw": ["hw", "--csv"],
 }
@@ -92,11 +105,18 @@ def test_goldens():
 
 
 def test_facts():
-    rc, out, _ = run("crossover", "--model", "llama-3-8b", "--tflops", "1000", "--gbps", "1", "--json")
+    rc, out, _ = run("crossover", "--model", "llama-3-8b", "--tflops", "1000", "--gbps", "1", "--max-ctx", "1M",
+                     "--json")
     d = json.loads(out)
     # hand-derived in tests/unit/test_model.c: L + 1 = 500,000 - 53,248
     check(d["crossover_tokens"] == 446751, f"crossover_tokens {d['crossover_tokens']}")
     check(d["regime"] == "recompute_below_crossover", d["regime"])
+    # ... which is past the model's 8,192-token window: searched only there, recompute wins throughout
+    rc, out, _ = run("crossover", "--model", "llama-3-8b", "--tflops", "1000", "--gbps", "1", "--json")
+    d = json.loads(out)
+    check(d["crossover_tokens"] is None and d["regime"] == "recompute_always_wins" and d["search_max_ctx"] == 8192
+          and d["context_window"] == 8192 and d["ctx"] == 8192, f"L* within the window: {d['regime']}")
+    test_issue13_facts()
     check(d["schema"] == "kvwall.crossover/1" and "version" in d and "host" in d and "argv" in d, "envelope")
     for row in d["rows"]:
         check(set(row) >= {"ctx", "recompute_s", "transfer_s"}, "row keys")
@@ -189,6 +209,95 @@ def test_facts():
         check(os.listdir(tmp) == ["x.csv"], "no temporary files left")
 
 
+def winner_from_regime(d, L):
+    """who the regime and its crossings say wins at L (L >= one block)"""
+    first = {"transfer_always_wins": "transfer", "recompute_always_wins": "recompute",
+             "recompute_below_crossover": "recompute", "transfer_below_crossover": "transfer"}[d["regime"]]
+    flips = sum(1 for x in d["crossings"] if x <= L)
+    return first if flips % 2 == 0 else ("transfer" if first == "recompute" else "recompute")
+
+
+def test_issue13_facts():
+    # link efficiency: a catalog link at its cited achieved fraction, labelled; --link-efficiency 1 is line rate
+    rc, out, _ = run("crossover", "--model", "llama-3-70b", "--hw", "h100-sxm", "--link", "ib-ndr", "--tp", "4", "--json")
+    d = json.loads(out)
+    kv = 327680 / 4 * 8192
+    check(d["link_efficiency"] == 0.966 and d["link_line_rate_gbps"] == 50 and "achieved 0.966" in d["link_source"]
+          and "ib_write_bw" in d["link_efficiency_source"], f"link efficiency labelled: {d['link_source']}")
+    check(abs(d["transfer_s"] - (2e-6 + kv / (50e9 * 0.966))) < 1e-12, f"efficiency applied: {d['transfer_s']}")
+    # TP 4 pays 2 ring all-reduces per layer of 8192 x 8192 x 2 B over NVLink 4 at 0.8 x 450 GB/s, alpha 3 us
+    ar = 80 * 2 * (6 * 3e-6 + 1.5 * 8192 * 8192 * 2 / 360e9)
+    check(abs(d["tp_allreduce_s"] - ar) < 1e-9 and d["tp_link"] == "nvlink4", f"TP all-reduce {d.get('tp_allreduce_s')} vs {ar}")
+    rc, out, _ = run("crossover", "--model", "llama-3-70b", "--hw", "h100-sxm", "--link", "ib-ndr", "--tp", "4",
+                     "--link-efficiency", "1", "--json")
+    check(abs(json.loads(out)["transfer_s"] - (2e-6 + kv / 50e9)) < 1e-12, "--link-efficiency 1: line rate")
+    # a TP that does not fit is flagged, with the smallest that does; auto picks it
+    rc, out, _ = run("crossover", "--model", "llama-3-70b", "--hw", "h100-sxm", "--link", "ib-ndr")
+    check(rc == 0 and "DOES NOT FIT H100-SXM at TP 1" in out.splitlines()[0] and "smallest TP that fits is 4" in out,
+          "llama-3-70b TP1 on 80 GB flagged")
+    for model, tp in (("llama-3-70b", 4), ("deepseek-v3", 16), ("mixtral-8x7b", 2), ("llama-3-8b", 1)):
+        rc, out, err = run("kv", "--model", model, "--hw", "h100-sxm", "--tp", "auto", "--json")
+        d = json.loads(out) if rc == 0 else {}
+        check(d.get("tp") == tp and d.get("fits") is True, f"{model}: --tp auto on H100 = {d.get('tp')}, want {tp} {err}")
+    rc, out, _ = run("kv", "--model", "deepseek-v3", "--hw", "h200", "--tp", "auto", "--json")
+    check(json.loads(out)["tp"] == 8, "deepseek-v3 fp8 fits 8 x H200")
+    # latency-bound: a flip under one 16-token block is not L*
+    rc, out, _ = run("crossover", "--model", "llama-3-8b", "--hw", "h100-sxm", "--link", "ib-ndr", "--layerwise", "--json")
+    d = json.loads(out)
+    check(d["latency_bound_below_tokens"] == 2 and d["crossover_tokens"] is None and d["block_tokens"] == 16
+          and d["regime"] == "transfer_always_wins" and "latency-bound" in d["answer"], f"latency-bound: {d['regime']}")
+    rc, out, _ = run("crossover", "--model", "llama-3-8b", "--hw", "h100-sxm", "--link", "ib-ndr", "--layerwise",
+                     "--message-tokens", "1", "--json")
+    d = json.loads(out)
+    check(d["block_tokens"] == 1 and d["latency_bound_below_tokens"] is None, "a 1-token block: no latency-bound range")
+    # scenarios: named, each saying what it optimises, the winner computed in each
+    for args, scen in (([], "prefix_fetch"), (["--layerwise"], "handoff"), (["--scenario", "handoff"], "handoff")):
+        rc, out, _ = run("crossover", "--model", "llama-3-8b", "--hw", "h100-sxm", "--link", "eth-25", *args, "--json")
+        d = json.loads(out)
+        check(d["scenario"] == scen and d["scenario_optimises"] and d["winner"] in ("transfer", "recompute"),
+              f"scenario {scen}")
+    # loopback is labelled as such
+    rc, out, _ = run("crossover", "--model", "llama-2-7b", "--hw", "h100-sxm", "--profile", CPU_PROFILE,
+                     "--link", "tcp_loopback_4streams", "--json")
+    d = json.loads(out)
+    check(d["link_kind"] == "loopback" and "loopback, not a network path" in d["link_source"], "loopback labelled")
+    # the winner column never contradicts the regime, in every crossover golden
+    for name, args in GOLDENS.items():
+        if args[0] != "crossover" or "--json" not in args:
+            continue
+        d = json.load(open(os.path.join(GOLDEN, name + ".txt")))
+        bad = [r["ctx"] for r in d["rows"] if r["ctx"] >= d["block_tokens"] and winner_from_regime(d, r["ctx"]) != r["winner"]]
+        check(not bad and winner_from_regime(d, d["ctx"]) == d["winner"], f"{name}: winner contradicts regime at {bad}")
+    # token counts take k/M/Ki; an ambiguous K is refused; vLLM's KV dtype names are aliases
+    rc, out, _ = run("kv", "--model", "llama-3-8b", "--ctx", "128k", "--json")
+    check(json.loads(out)["ctx"] == 128000, "--ctx 128k")
+    rc, out, _ = run("kv", "--model", "llama-3-8b", "--ctx", "8Ki", "--json")
+    check(json.loads(out)["ctx"] == 8192, "--ctx 8Ki")
+    for alias, dt, per in (("fp8_e5m2", "fp8", 65536), ("fp8_e4m3", "fp8", 65536), ("fp8", "fp8", 65536),
+                           ("auto", "bf16", 131072)):
+        rc, out, _ = run("kv", "--model", "llama-3-8b", "--kv-dtype", alias, "--json")
+        d = json.loads(out)
+        check(d["kv_dtype"] == dt and d["kv_bytes_per_token"] == per, f"--kv-dtype {alias}")
+    # bytes print as exact integers, not 2.68435e+09
+    rc, out, _ = run("crossover", "--model", "llama-3-70b", "--hw", "h100-sxm", "--link", "ib-ndr", "--tp", "4")
+    check("671088640 B" in out and "e+0" not in out.split("\n\n")[0], "bytes as integers")
+    # --tflops/--gbps titles, and a config.json named after its directory
+    rc, out, _ = run("crossover", "--model", "llama-3-8b", "--tflops", "400", "--gbps", "5")
+    check(out.splitlines()[0] == "Transfer or recompute: llama-3-8b over a given 5 GB/s link", out.splitlines()[0])
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = json.load(open(os.path.join(ROOT, "model", "catalog", "models", "llama-3-8b.json")))
+        del cfg["_name_or_path"]
+        os.makedirs(os.path.join(tmp, "My-Llama"))
+        with open(os.path.join(tmp, "My-Llama", "config.json"), "w") as f:
+            json.dump(cfg, f)
+        rc, out, _ = run("kv", "--config", os.path.join(tmp, "My-Llama", "config.json"), "--json")
+        check(json.loads(out)["model"] == "My-Llama", "--config named after its directory")
+    rc, out, _ = run("--version")
+    built = out.splitlines()[1] if rc == 0 and len(out.splitlines()) > 1 else ""
+    check(built.startswith("built with: ") and "jansson" in built and ("hwloc" in built) == HAVE_HWLOC,
+          f"--version lists the libraries: {built}")
+
+
 BAD_CONFIG = '{"num_hidden_layers": 4, "hidden_size": 512'
 MISSING_FIELD = '{"hidden_size": 512, "num_attention_heads": 8, "vocab_size": 10, "intermediate_size": 64}'
 BAD_PROFILE = '{"schema": "kvwall.profile/1", "results": [{"probe": "x", "status": "sideways"}]}'
@@ -240,6 +349,25 @@ BAD = [
     (["split", "--model", "llama-3-8b", "--tflops", "5", "--gbps", "3"], 1, "--ctx"),
     (["sweep", "--model", "llama-3-8b", "--tflops", "5", "--ctx-steps", "4096", "--bw-steps", "4096"], 1, "grid"),
     (["sweep", "--model", "llama-3-8b", "--tflops", "5", "--gbps", "3"], 1, "--gbps"),
+    (["crossover", "--model", "llama-3-8b", "--hw", "h100-sxm", "--link", "ib-ndr", "--tp", "1,2"], 1, "one value"),
+    (["crossover", "--model", "llama-3-8b", "--tflops", "5", "--gbps", "3", "--tp", "auto"], 1, "--tp auto needs --hw"),
+    (["kv", "--model", "llama-3-8b", "--tp", "1,1"], 1, "given twice"),
+    (["kv", "--model", "llama-3-8b", "--tp", "1,3"], 1, "--tp 3"),
+    (["kv", "--model", "llama-3-8b", "--ctx", "12K"], 1, "ambiguous"),
+    (["kv", "--model", "llama-3-8b", "--ctx", "1.5"], 1, "not a whole number"),
+    (["kv", "--model", "llama-3-8b", "--ctx", "0x10"], 1, "not a whole number"),
+    (["kv", "--model", "llama-3-8b", "--kv-dtype", "fp8_e3m4"], 1, "fp8_e3m4"),
+    (["kv", "--model", "llama-3-8b", "--weight-dtype", "fp7", "--hw", "h100-sxm"], 1, "--weight-dtype"),
+    (["crossover", "--model", "llama-3-8b", "--hw", "h100-sxm", "--link", "ib-ndr", "--scenario", "nope"], 1,
+     "unknown scenario 'nope'"),
+    (["crossover", "--model", "llama-3-8b", "--hw", "h100-sxm", "--link", "ib-ndr", "--scenario", "prefix-fetch",
+      "--layerwise"], 1, "--layerwise applies to --scenario handoff"),
+    (["crossover", "--model", "llama-3-8b", "--hw", "h100-sxm", "--link", "ib-ndr", "--link-efficiency", "0"], 1,
+     "--link-efficiency"),
+    (["crossover", "--model", "llama-3-8b", "--hw", "h100-sxm", "--link", "ib-ndr", "--tp", "2", "--tp-link", "nope"],
+     1, "unknown link 'nope'"),
+    (["crossover", "--model", "llama-3-8b", "--hw", "h100-sxm", "--link", "ib-ndr", "--min-ctx", "9000"], 1,
+     "--min-ctx 9000"),
     (["help", "nope"], 1, "unknown command"),
     (["probe", "nope"], 1, "unknown probe 'nope'"),
     (["probe", "tcp", "--peer", "10.0.0.1"], 1, "--peer '10.0.0.1' is not ADDR:PORT"),

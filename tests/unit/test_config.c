@@ -124,10 +124,35 @@ static void test_sheets(void)
 			if (err)
 				fprintf(stderr, "%s: %s\n", names[i], d.msg);
 			CHECK(err == KVW_OK);
+			/* every catalog link says what its benchmarks achieve, and where that is from */
+			if (kinds[k] == KVW_CAT_LINK)
+				CHECK(l.efficiency > 0.5 && l.efficiency <= 1 && strlen(l.efficiency_source) > 40);
 		}
 		kvw_catalog_free_names(names, n);
 	}
+	/* achieved_fraction: optional, a cited fraction in (0, 1] */
+	const char *frac = "{\"schema\": \"kvwall.hw/1\", \"kind\": \"link\", \"name\": \"x\", \"class\": \"network\", "
+	                   "\"bandwidth_GBps\": {\"value\": 50, \"source\": \"s\"}, \"latency_us\": {\"value\": 2, \"source\": \"s\"}, "
+	                   "\"achieved_fraction\": {\"value\": %s, \"source\": \"perftest\"}}";
+	char buf[512];
+	snprintf(buf, sizeof buf, frac, "0.9");
+	CHECK(kvw_hw_link_parse(buf, strlen(buf), &l, &d) == KVW_OK && l.efficiency == 0.9
+	      && strcmp(l.efficiency_source, "perftest") == 0 && l.bw == 50e9);
+	CHECK(kvw_hw_link_parse(ok, strlen(ok), &l, &d) == KVW_OK && l.efficiency == 1 && l.efficiency_source[0] == 0);
+	snprintf(buf, sizeof buf, frac, "1.2");
+	CHECK(kvw_hw_link_parse(buf, strlen(buf), &l, &d) == KVW_EINPUT && strstr(d.msg, "achieved_fraction"));
+	snprintf(buf, sizeof buf, frac, "0");
+	CHECK(kvw_hw_link_parse(buf, strlen(buf), &l, &d) == KVW_EINPUT && strstr(d.msg, "achieved_fraction"));
 	kvw_arch a;
+	/* weights as vLLM's --dtype auto loads them: DeepSeek-V3's fp8 checkpoint 1 byte, bf16/fp16 2 */
+	CHECK(kvw_catalog_model("deepseek-v3", &a, &d) == KVW_OK && a.weight_bytes == 1 && strcmp(a.weight_dtype, "fp8") == 0);
+	CHECK(kvw_catalog_model("llama-3-8b", &a, &d) == KVW_OK && a.weight_bytes == 2 && strcmp(a.weight_dtype, "bf16") == 0);
+	const char *f32 = "{" BASE ", \"torch_dtype\": \"float32\"}";
+	CHECK(kvw_config_parse(f32, strlen(f32), NULL, &a, &d) == KVW_OK && a.weight_bytes == 2
+	      && strcmp(a.weight_dtype, "fp16") == 0 && strcmp(a.name, "model") == 0);
+	const char *named = "{" BASE ", \"_name_or_path\": \"org/Some-Model\"}";
+	CHECK(kvw_config_parse(named, strlen(named), NULL, &a, &d) == KVW_OK && strcmp(a.name, "Some-Model") == 0
+	      && a.weight_bytes == 0);
 	CHECK(kvw_catalog_model("no-such-model", &a, &d) == KVW_EUSAGE && strstr(d.msg, "llama-3-8b"));
 	CHECK(kvw_catalog_model("LLAMA-3-8B", &a, &d) == KVW_OK);
 }

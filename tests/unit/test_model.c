@@ -169,6 +169,52 @@ static void test_crossover(void)
 	CHECK_NEAR(x.roots[0], root, 1e-3);
 }
 
+/* A flip under one KV block is latency-bound, not L*.  B = 1e15 B/s,
+ * alpha = 100 us: the root of b L^2 + (a + b - K R / B) L - alpha R = 0 is
+ * 7.16 tokens (alpha R / a = 1e11 / 1.3958e10), under a 16-token block: no
+ * L*, transfer wins over [16, 2^20], latency-bound below 7.16.  With 1 ms
+ * the root (71.6) is above one block and stays L*. */
+static void test_handoff(void)
+{
+	kvw_arch l8 = load("llama-3-8b");
+	kvw_scenario s = given(&l8, 1000, 1e6, 100e-6);
+	kvw_crossover x;
+	kvw_crossover_handoff(&s, 1, 1 << 20, 16, &x);
+	double qa = 262144, qb = 13958643712.0 + 262144 - 131072.0, qc = -100e-6 * 1e15;
+	double root = (-qb + sqrt(qb * qb - 4 * qa * qc)) / (2 * qa);
+	CHECK(x.regime == KVW_TRANSFER_ALWAYS && x.n_roots == 0 && x.block == 16);
+	CHECK_NEAR(x.latency_bound_below, root, 1e-3);
+	s = given(&l8, 1000, 1e6, 1e-3);
+	kvw_crossover_handoff(&s, 1, 1 << 20, 16, &x);
+	CHECK(x.regime == KVW_RECOMPUTE_BELOW && x.n_roots == 1 && x.latency_bound_below == 0);
+	CHECK(x.roots[0] > 16);
+	/* the 446,751-token L* of test_crossover, and a window of 8192 that cuts it off */
+	s = given(&l8, 1000, 1, 0);
+	kvw_crossover_handoff(&s, 1, 1 << 20, 16, &x);
+	CHECK(x.n_roots == 1 && fabs(x.roots[0] - 446751.0) < 1 && x.latency_bound_below == 0);
+	kvw_crossover_handoff(&s, 1, 8192, 16, &x);
+	CHECK(x.regime == KVW_RECOMPUTE_ALWAYS && x.n_roots == 0);
+}
+
+/* Prefill under TP pays two ring all-reduces per layer over tp_link:
+ * recompute(TP 2) = recompute(TP 1) / 2 + 32 x 2 x allreduce(L x 4096 x 2 B, 2). */
+static void test_tp_prefill(void)
+{
+	kvw_arch l8 = load("llama-3-8b");
+	kvw_scenario one = given(&l8, 1000, 50, 0), two = one;
+	two.kv.tp = 2;
+	two.tp_link = (kvw_link){ 3e-6, 360e9 };
+	double L = 4096, ar = kvw_allreduce_s(L * 4096 * 2, 2, &two.tp_link);
+	CHECK_NEAR(ar, 2 * 3e-6 + 4096.0 * 4096 * 2 / 360e9, 1e-12);
+	CHECK_NEAR(kvw_recompute_s(&two, L), kvw_recompute_s(&one, L) / 2 + 64 * ar, 1e-12);
+	CHECK_NEAR(kvw_recompute_allreduce_s(&two, L), 64 * ar, 1e-12);
+	CHECK_NEAR(kvw_recompute_allreduce_s(&one, L), 0, 0);
+	/* the layer-wise pipeline sees the same per-layer compute */
+	double c[32], x[32];
+	kvw_layerwise_times(&two, L, c, x);
+	CHECK_NEAR(c[0] * 32, kvw_recompute_s(&two, L), 1e-12);
+}
+
 /* The layer's element-wise kernels at a measured token-layer rate. */
 static void test_elementwise(void)
 {
@@ -369,6 +415,8 @@ int main(void)
 	test_params_and_flops();
 	test_pipeline();
 	test_crossover();
+	test_handoff();
+	test_tp_prefill();
 	test_crossover_sampled();
 	test_elementwise();
 	test_threshold_and_split();
