@@ -43,38 +43,21 @@ static kvw_err replay(kvw_cache_study *s, const kvw_cache_cfg *g, kvw_cache_stat
 	return err;
 }
 
-/* distinct re-chunked blocks of the trace */
+/* the trace's block ids once for every replay; distinct blocks */
 static kvw_err count_blocks(kvw_cache_study *s, kvw_diag *d)
 {
 	kvw_cache_cfg g = kvw_cache_study_cfg(s, 0, NULL);
-	kvw_cache *c;
-	kvw_err err = kvw_cache_new(&g, s->sc, 0, &c, d);
+	kvw_err err = kvw_cache_ids_build(&g, s->sc, s->w, &s->ids, d);
 	if (err)
 		return err;
-	long total = 0;
-	for (size_t r = 0; r < s->w->n; r++)
-		total += s->w->req[r].input_tokens / g.block_tokens + 1;
-	kvw_u64map seen;
-	uint64_t *keys = malloc(KVW_CACHE_MAX_BLOCKS * sizeof *keys);
-	if (!keys || !kvw_u64map_init(&seen, (size_t)total)) {
-		free(keys);
-		kvw_cache_free(c);
-		return kvw_fail(d, KVW_ESYS, "out of memory");
-	}
-	s->distinct_blocks = 0;
-	for (size_t r = 0; r < s->w->n; r++) {
-		int n = kvw_cache_keys(c, s->w, r, keys, KVW_CACHE_MAX_BLOCKS, NULL);
-		for (int j = 0; j < n; j++)
-			if (kvw_u64map_get(&seen, keys[j]) < 0) {
-				kvw_u64map_put(&seen, keys[j], 1);
-				s->distinct_blocks++;
-			}
-	}
+	kvw_cache *c;
+	if ((err = kvw_cache_new(&g, s->sc, 0, &c, d)))
+		return err;
 	s->block_bytes = kvw_cache_block_bytes(c);
-	s->all_bytes = (double)(s->distinct_blocks > 0 ? s->distinct_blocks : 1) * s->block_bytes;
-	kvw_u64map_free(&seen);
-	free(keys);
 	kvw_cache_free(c);
+	s->distinct_blocks = (long)s->ids.n_ids;
+	s->all_bytes = (double)(s->distinct_blocks > 0 ? s->distinct_blocks : 1) * s->block_bytes;
+	s->rc.ids = &s->ids;
 	return KVW_OK;
 }
 
@@ -222,4 +205,6 @@ void kvw_cache_study_free(kvw_cache_study *s)
 	free(s->curve);
 	s->curve = NULL;
 	s->n_points = 0;
+	kvw_cache_ids_free(&s->ids);
+	s->rc.ids = NULL;
 }

@@ -38,6 +38,7 @@ typedef struct kvw_cache_study {
 	void (*progress)(void *ctx, int done, int total, const char *what);
 	void *progress_ctx;
 	/* out */
+	kvw_cache_ids ids;         /* the trace's block ids, shared by every replay */
 	long distinct_blocks;      /* of the trace after re-chunking */
 	double block_bytes, all_bytes; /* one block; every distinct block (a tier this big holds the trace) */
 	int n_cfgs, winner;        /* cfgs[0] is "none" */

@@ -47,7 +47,7 @@ static const kvw_opt opts[] = {
 	{ "remote-gbps", KVW_OPT_DBL, KVW_ARG(remote_gbps), NULL, 1e-3, 1e6, "GB/s the remote pool serves in all [no limit]" },
 	{ "policy", KVW_OPT_STR, KVW_ARG(policy), "all", 0, 0, "eviction policy: lru, s3fifo, or all" },
 	{ "route", KVW_OPT_STR, KVW_ARG(route), "prefix-aware", 0, 0, "routing: single, round-robin, prefix-aware" },
-	{ "instances", KVW_OPT_LONG, KVW_ARG(instances), "8", 1, 4096, "prefill instances (each --tp GPUs)" },
+	{ "instances", KVW_OPT_LONG, KVW_ARG(instances), "8", 1, 1024, "prefill instances (each --tp GPUs)" },
 	{ "gpus-per-node", KVW_OPT_LONG, KVW_ARG(gpus_per_node), "8", 1, 1024, "GPUs per node (instances per node = this / --tp)" },
 	{ "block-tokens", KVW_OPT_LONG, KVW_ARG(block_tokens), NULL, 1, 1L << 20, "engine block size in tokens [the trace's 512]" },
 	{ "points", KVW_OPT_LONG, KVW_ARG(points), "12", 0, 200, "capacity points per curve (0: no curves)" },

@@ -39,6 +39,34 @@ static uint64_t block_key(uint64_t trace_hash, uint64_t sub)
 	return splitmix(trace_hash ^ splitmix(sub + 0x51ed27u));
 }
 
+static bool grow_dir(kvw_cache *c)
+{
+	kvw_u64map bigger;
+	size_t old = c->dir.mask + 1;
+	if (!kvw_u64map_init(&bigger, old))
+		return false;
+	for (size_t i = 0; i < old; i++)
+		if (c->dir.val[i] >= 0)
+			kvw_u64map_put(&bigger, c->dir.key[i], c->dir.val[i]);
+	kvw_u64map_free(&c->dir);
+	c->dir = bigger;
+	return true;
+}
+
+static bool grow_presence(kvw_cache *c)
+{
+	size_t cap = c->pres.cap ? 2 * c->pres.cap : 4096, w = (size_t)c->pres.words;
+	if (c->id_bound && cap > c->id_bound)
+		cap = c->id_bound;
+	uint64_t *b = realloc(c->pres.bits, cap * w * sizeof *b);
+	if (!b)
+		return false;
+	memset(b + c->pres.cap * w, 0, (cap - c->pres.cap) * w * sizeof *b);
+	c->pres.bits = b;
+	c->pres.cap = cap;
+	return true;
+}
+
 /* b divides the trace block: floor(t_i / b) sub-blocks of each trace block */
 static int keys_split(const kvw_cache *c, const kvw_workload *w, const kvw_request *q, uint64_t *keys, int cap)
 {
@@ -72,7 +100,23 @@ static int keys_merge(const kvw_cache *c, const kvw_workload *w, const kvw_reque
 	return n;
 }
 
-int kvw_cache_keys(const kvw_cache *c, const kvw_workload *w, size_t r, uint64_t *keys, int cap, long *full_tokens)
+/* the dense id of a key, assigned at first sight; -1 when the bound is reached or memory is short */
+static int64_t id_of(kvw_cache *c, uint64_t key)
+{
+	int64_t id = kvw_u64map_get(&c->dir, key);
+	if (id >= 0)
+		return id;
+	if (c->id_bound && c->n_ids >= c->id_bound)
+		return -1;
+	if (2 * (c->n_ids + 1) + 2 > c->dir.mask + 1 && !grow_dir(c))
+		return -1;
+	if (c->n_ids >= c->pres.cap && !grow_presence(c))
+		return -1;
+	kvw_u64map_put(&c->dir, key, (int64_t)c->n_ids);
+	return (int64_t)c->n_ids++;
+}
+
+static int raw_keys(const kvw_cache *c, const kvw_workload *w, size_t r, uint64_t *keys, int cap)
 {
 	const kvw_request *q = &w->req[r];
 	int n;
@@ -88,9 +132,84 @@ int kvw_cache_keys(const kvw_cache *c, const kvw_workload *w, size_t r, uint64_t
 	} else {
 		n = keys_merge(c, w, q, keys, cap);
 	}
-	if (full_tokens)
-		*full_tokens = (long)n * c->cfg.block_tokens;
 	return n;
+}
+
+int kvw_cache_keys(kvw_cache *c, const kvw_workload *w, size_t r, uint64_t *keys, int cap, long *full_tokens)
+{
+	int n = raw_keys(c, w, r, keys, cap);
+	for (int j = 0; j < n; j++) {
+		int64_t id = id_of(c, keys[j]);
+		if (id < 0)
+			return -2;
+		keys[j] = (uint64_t)id;
+	}
+	if (full_tokens)
+		*full_tokens = n > 0 ? (long)n * c->cfg.block_tokens : 0;
+	return n;
+}
+
+size_t kvw_cache_distinct(const kvw_cache *c)
+{
+	return c->n_ids;
+}
+
+kvw_err kvw_cache_ids_build(const kvw_cache_cfg *cfg, const kvw_scenario *sc, const kvw_workload *w,
+                            kvw_cache_ids *out, kvw_diag *d)
+{
+	memset(out, 0, sizeof *out);
+	kvw_cache_cfg g = *cfg;
+	for (int t = 0; t < KVW_TIERS; t++)
+		g.tier[t].capacity_bytes = 0;
+	kvw_cache *c;
+	kvw_err err = kvw_cache_new(&g, sc, 0, &c, d);
+	if (err)
+		return err;
+	size_t total = 0;
+	for (size_t r = 0; r < w->n; r++)
+		total += (size_t)(w->req[r].input_tokens / cfg->block_tokens) + 1;
+	out->id = malloc(total * sizeof *out->id);
+	out->off = malloc((w->n ? w->n : 1) * sizeof *out->off);
+	out->n = malloc((w->n ? w->n : 1) * sizeof *out->n);
+	if (!out->id || !out->off || !out->n)
+		err = kvw_fail(d, KVW_ESYS, "out of memory for the block ids");
+	size_t at = 0;
+	for (size_t r = 0; r < w->n && !err; r++) {
+		out->off[r] = at;
+		int cap = total - at < KVW_CACHE_MAX_BLOCKS ? (int)(total - at) : KVW_CACHE_MAX_BLOCKS;
+		out->n[r] = kvw_cache_keys(c, w, r, out->id + at, cap, NULL);
+		if (out->n[r] == -2)
+			err = kvw_fail(d, KVW_ESYS, "out of memory for the block ids");
+		at += out->n[r] > 0 ? (size_t)out->n[r] : 0;
+	}
+	out->n_req = w->n;
+	out->n_ids = c->n_ids;
+	out->block_tokens = cfg->block_tokens;
+	kvw_cache_free(c);
+	if (err)
+		kvw_cache_ids_free(out);
+	return err;
+}
+
+void kvw_cache_ids_free(kvw_cache_ids *ids)
+{
+	if (!ids)
+		return;
+	free(ids->id);
+	free(ids->off);
+	free(ids->n);
+	memset(ids, 0, sizeof *ids);
+}
+
+/* ids assigned elsewhere (kvw_cache_ids): the cache takes their count */
+bool kvw_cache_adopt_ids(kvw_cache *c, size_t n_ids)
+{
+	c->n_ids = n_ids;
+	c->id_bound = c->id_bound > n_ids ? c->id_bound : n_ids;
+	while (c->pres.cap < n_ids)
+		if (!grow_presence(c))
+			return false;
+	return true;
 }
 
 /* ---- construction ------------------------------------------------------- */
@@ -121,10 +240,11 @@ static void demote(void *ctx, uint64_t key)
 	int below = next_present(c, k->tier);
 	if (below == KVW_TIERS)
 		return;
-	int node = node_of_store(c, k->tier, k->idx);
-	kvw_store *s = &c->stores[below][below == KVW_TIER_REMOTE ? 0 : node];
-	if (kvw_store_find(s, key) == KVW_NIL)
+	int node = node_of_store(c, k->tier, k->idx), idx = below == KVW_TIER_REMOTE ? 0 : node;
+	if (!kvw_presence_has(&c->pres, key, c->bit0[below] + idx)) {
+		kvw_store *s = &c->stores[below][idx];
 		s->ops->admit(s, key);
+	}
 }
 
 static kvw_err check_cfg(const kvw_cache_cfg *g, kvw_diag *d)
@@ -172,9 +292,13 @@ static kvw_err make_tier(kvw_cache *c, int t, long max_blocks, kvw_diag *d)
 		return kvw_fail(d, KVW_ESYS, "out of memory");
 	c->n_stores[t] = n;
 	const kvw_evict_ops *ops = kvw_evict_find(tc->policy ? tc->policy : "lru");
+	/* a store that may hold a good part of the ids is indexed by a dense array */
+	bool dense = c->id_bound > 0 && (size_t)cap * 32 >= c->id_bound;
 	for (int i = 0; i < n; i++) {
-		if (!kvw_store_init(&c->stores[t][i], (int32_t)cap, ops))
+		kvw_store *s = &c->stores[t][i];
+		if (!(dense ? kvw_store_init_dense(s, (int32_t)cap, ops, c->id_bound) : kvw_store_init(s, (int32_t)cap, ops)))
 			return kvw_fail(d, KVW_ESYS, "out of memory for the %s tier (%ld blocks)", kvw_tier_name(t), cap);
+		kvw_store_track(s, &c->pres, c->bit0[t] + i);
 		c->sinks[t][i] = (kvw_sink){ c, t, i };
 		c->stores[t][i].on_evict = demote;
 		c->stores[t][i].ctx = &c->sinks[t][i];
@@ -198,8 +322,17 @@ kvw_err kvw_cache_new(const kvw_cache_cfg *cfg, const kvw_scenario *sc, long max
 	c->bpt_gpu = kvw_kv_bytes_per_token(sc->arch, &sc->kv);
 	c->block_bytes = c->bpt_gpu * (double)cfg->block_tokens * c->tp;
 	c->nodes = (cfg->instances + cfg->instances_per_node - 1) / cfg->instances_per_node;
+	c->id_bound = max_blocks > 0 ? (size_t)max_blocks : 0;
+	for (int i = 0; i < KVW_CACHE_MEMO; i++)
+		c->memo[i] = -1;
+	c->bit0[KVW_TIER_HBM] = 0;
+	c->bit0[KVW_TIER_DRAM] = cfg->instances;
+	c->bit0[KVW_TIER_SSD] = cfg->instances + c->nodes;
+	c->bit0[KVW_TIER_REMOTE] = cfg->instances + 2 * c->nodes;
+	c->pres.words = (cfg->instances + 2 * c->nodes + 1 + 63) / 64;
 	c->where = malloc(KVW_CACHE_MAX_BLOCKS);
-	if (!c->where)
+	size_t dir0 = c->id_bound ? c->id_bound : 4096;
+	if (!c->where || !kvw_u64map_init(&c->dir, dir0))
 		err = kvw_fail(d, KVW_ESYS, "out of memory");
 	for (int t = 0; t < KVW_TIERS && !err; t++)
 		err = make_tier(c, t, max_blocks, d);
@@ -225,6 +358,8 @@ void kvw_cache_free(kvw_cache *c)
 		free(c->busy[t]);
 	}
 	free(c->where);
+	kvw_u64map_free(&c->dir);
+	free(c->pres.bits);
 	free(c);
 }
 
@@ -245,10 +380,11 @@ const kvw_cache_cfg *kvw_cache_config(const kvw_cache *c)
 
 /* ---- lookup and insertion ---------------------------------------------- */
 
+/* one word of the presence table answers for every tier (when the stores fit in 64 bits) */
 static int tier_of(const kvw_cache *c, int instance, uint64_t key)
 {
 	for (int t = 0; t < KVW_TIERS; t++)
-		if (c->n_stores[t] > 0 && kvw_store_find(&c->stores[t][store_index(c, t, instance)], key) != KVW_NIL)
+		if (c->n_stores[t] > 0 && kvw_presence_has(&c->pres, key, c->bit0[t] + store_index(c, t, instance)))
 			return t;
 	return KVW_TIERS;
 }

@@ -41,15 +41,32 @@ double kvw_cache_overhead_s(const kvw_cache *c)
 	return c->sc.compute.overhead_s;
 }
 
+/* recompute of tokens [0, x) without the overhead; whole blocks remembered */
 static double compute_to(const kvw_cache *c, double x)
 {
-	return x > 0 ? kvw_recompute_s(&c->sc, x) - c->sc.compute.overhead_s : 0;
+	if (x <= 0)
+		return 0;
+	double j = x / (double)c->cfg.block_tokens;
+	if (j == floor(j) && j < KVW_CACHE_MEMO) {
+		double *m = (double *)&c->memo[(int)j]; /* a cache of a pure function: logically const */
+		if (*m < 0)
+			*m = kvw_recompute_s(&c->sc, x) - c->sc.compute.overhead_s;
+		return *m;
+	}
+	return kvw_recompute_s(&c->sc, x) - c->sc.compute.overhead_s;
 }
 
 double kvw_cache_compute_s(const kvw_cache *c, double a, double b)
 {
 	double t = compute_to(c, b) - compute_to(c, a);
 	return t > 0 ? t : 0;
+}
+
+double kvw_cache_load_s(const kvw_cache *c, int tier, double bw, double tokens)
+{
+	if (tokens <= 0)
+		return 0;
+	return c->cfg.tier[tier].link.alpha_s + kvw_kv_bytes(c->sc.arch, &c->sc.kv, tokens) / bw;
 }
 
 kvw_scenario kvw_cache_tier_scenario(const kvw_cache *c, int tier, double bw)
@@ -66,7 +83,7 @@ kvw_scenario kvw_cache_tier_scenario(const kvw_cache *c, int tier, double bw)
 typedef struct lower_part {
 	long tokens[KVW_TIERS];
 	long any;
-	kvw_scenario blend;
+	double alpha, bw; /* the blended link */
 	double fresh_s[KVW_TIERS]; /* each tier's load started now */
 } lower_part;
 
@@ -85,18 +102,19 @@ static void blend_link(kvw_cache *c, const kvw_cache_hit *hit, long m, double no
 	for (int t = KVW_TIER_DRAM; t < KVW_TIERS; t++) {
 		if (lp->tokens[t] == 0)
 			continue;
-		kvw_scenario s = kvw_cache_tier_scenario(c, t, kvw_cache_gpu_bw(c, t, hit->instance, now));
-		lp->fresh_s[t] = kvw_transfer_s(&s, (double)lp->tokens[t]);
-		double bytes_s = kvw_kv_bytes(c->sc.arch, &c->sc.kv, (double)lp->tokens[t]) / s.link.bw;
-		alpha = fmax(alpha, s.link.alpha_s);
-		slowest = fmax(slowest, bytes_s);
+		double bw = kvw_cache_gpu_bw(c, t, hit->instance, now);
+		lp->fresh_s[t] = kvw_cache_load_s(c, t, bw, (double)lp->tokens[t]);
+		alpha = fmax(alpha, c->cfg.tier[t].link.alpha_s);
+		slowest = fmax(slowest, lp->fresh_s[t] - c->cfg.tier[t].link.alpha_s);
 	}
-	double bw = kvw_kv_bytes(c->sc.arch, &c->sc.kv, (double)m) / fmax(slowest, 1e-300);
-	lp->blend = c->sc;
-	lp->blend.layerwise = false;
-	lp->blend.message_tokens = 0;
-	lp->blend.message_s = 0;
-	lp->blend.link = (kvw_link){ .alpha_s = alpha, .bw = bw };
+	lp->alpha = alpha;
+	lp->bw = kvw_kv_bytes(c->sc.arch, &c->sc.kv, (double)m) / fmax(slowest, 1e-300);
+}
+
+/* the blended link's bulk transfer: kvw_transfer_s with message_tokens 0 */
+static double blend_s(const kvw_cache *c, const lower_part *lp, double tokens)
+{
+	return tokens > 0 ? lp->alpha + kvw_kv_bytes(c->sc.arch, &c->sc.kv, tokens) / lp->bw : 0;
 }
 
 /* the split of [h, h + m): front k recomputed, back loaded; k = 0 and k = m
@@ -104,11 +122,11 @@ static void blend_link(kvw_cache *c, const kvw_cache_hit *hit, long m, double no
 static double split_at(const kvw_cache *c, const lower_part *lp, long h, long m, long k)
 {
 	if (k <= 0)
-		return kvw_transfer_s(&lp->blend, (double)m);
+		return blend_s(c, lp, (double)m);
 	if (k >= m)
 		return kvw_cache_compute_s(c, (double)h, (double)(h + m));
 	return fmax(kvw_cache_compute_s(c, (double)h, (double)(h + k)) * c->sc.compute_slowdown,
-	            kvw_transfer_s(&lp->blend, (double)(m - k)) * c->sc.copy_slowdown);
+	            blend_s(c, lp, (double)(m - k)) * c->sc.copy_slowdown);
 }
 
 /* the best k (a multiple of the block) and its time */
@@ -119,7 +137,7 @@ static double split_best(const kvw_cache *c, const lower_part *lp, long h, long 
 	while (lo <= hi) {
 		long mid = lo + (hi - lo) / 2;
 		double f = kvw_cache_compute_s(c, (double)h, (double)(h + mid * b)) * c->sc.compute_slowdown;
-		double g = kvw_transfer_s(&lp->blend, (double)(m - mid * b)) * c->sc.copy_slowdown;
+		double g = blend_s(c, lp, (double)(m - mid * b)) * c->sc.copy_slowdown;
 		if (f >= g) {
 			cross = mid;
 			hi = mid - 1;
@@ -160,8 +178,8 @@ static void price_lower(kvw_cache *c, const kvw_cache_hit *hit, long h, long m, 
 	for (int t = KVW_TIER_DRAM; t < KVW_TIERS; t++) {
 		if (lp->tokens[t] == 0)
 			continue;
-		kvw_scenario s = kvw_cache_tier_scenario(c, t, kvw_cache_gpu_bw(c, t, hit->instance, load_start));
-		p->reg_end[t] = load_start + kvw_transfer_s(&s, (double)lp->tokens[t]);
+		p->reg_end[t] = load_start + kvw_cache_load_s(c, t, kvw_cache_gpu_bw(c, t, hit->instance, load_start),
+		                                              (double)lp->tokens[t]);
 		end = fmax(end, p->reg_end[t]);
 	}
 	p->load_s = end - load_start;

@@ -49,6 +49,7 @@ static double quantile(const double *v, size_t n, double q)
 typedef struct replay {
 	kvw_cache *c;
 	const kvw_router *router;
+	const kvw_cache_ids *ids;
 	bool prefetch;
 	double *free_at, *ttft;
 	uint64_t *keys;
@@ -79,17 +80,25 @@ static kvw_err one(replay *rp, const kvw_workload *w, size_t r, kvw_diag *d)
 {
 	kvw_cache *c = rp->c;
 	const kvw_request *q = &w->req[r];
-	long full;
-	int n = kvw_cache_keys(c, w, r, rp->keys, KVW_CACHE_MAX_BLOCKS, &full);
+	const uint64_t *keys = rp->keys;
+	int n;
+	if (rp->ids) {
+		n = rp->ids->n[r];
+		keys = rp->ids->id + rp->ids->off[r];
+	} else {
+		n = kvw_cache_keys(c, w, r, rp->keys, KVW_CACHE_MAX_BLOCKS, NULL);
+	}
+	if (n == -2)
+		return kvw_fail(d, KVW_ESYS, "out of memory for the block ids of request %zu", r + 1);
 	if (n < 0)
 		return kvw_fail(d, KVW_EINPUT, "%s: request %zu has no hash_ids: the prefix cache needs the trace's block "
 		                "hashes (Mooncake traces carry them); --unique-without-hashes treats such requests as "
 		                "never shared", w->name, r + 1);
 	double a = q->arrival_s;
 	kvw_cache_advance(c, a);
-	int inst = rp->router->pick(c, rp->keys, n, q->input_tokens, a, rp->free_at, (long)r);
+	int inst = rp->router->pick(c, keys, n, q->input_tokens, a, rp->free_at, (long)r);
 	kvw_cache_hit hit;
-	kvw_cache_lookup(c, inst, rp->keys, n, &hit);
+	kvw_cache_lookup(c, inst, keys, n, &hit);
 	double start = fmax(a, rp->free_at[inst]);
 	kvw_cache_price_t p;
 	kvw_cache_price(c, &hit, q->input_tokens, rp->prefetch ? a : start, start, &p);
@@ -103,7 +112,7 @@ static kvw_err one(replay *rp, const kvw_workload *w, size_t r, kvw_diag *d)
 	rp->st->makespan_s = fmax(rp->st->makespan_s, end);
 	rp->st->input_tokens += (double)q->input_tokens;
 	rp->st->blocks += n;
-	kvw_cache_insert(c, inst, rp->keys, n, &hit);
+	kvw_cache_insert(c, inst, keys, n, &hit);
 	return KVW_OK;
 }
 
@@ -135,18 +144,24 @@ kvw_err kvw_cache_replay(const kvw_cache_cfg *cfg, const kvw_replay_cfg *rc, con
 {
 	memset(out, 0, sizeof *out);
 	const char *rname = rc && rc->route ? rc->route : "round-robin";
-	replay rp = { .router = kvw_router_find(rname), .prefetch = rc && rc->prefetch, .st = out };
+	replay rp = { .router = kvw_router_find(rname), .prefetch = rc && rc->prefetch, .st = out,
+	              .ids = rc ? rc->ids : NULL };
 	if (!rp.router)
 		return kvw_fail(d, KVW_EUSAGE, "unknown router '%s' (single, round-robin, prefix-aware)", rname);
 	if (w->n == 0)
 		return kvw_fail(d, KVW_EINPUT, "%s: no requests", w->name);
-	kvw_err err = kvw_cache_new(cfg, sc, total_blocks(w, cfg->block_tokens), &rp.c, d);
+	if (rp.ids && (rp.ids->n_req != w->n || rp.ids->block_tokens != cfg->block_tokens))
+		return kvw_fail(d, KVW_EUSAGE, "the block ids given are for another workload or block size");
+	long bound = rp.ids ? (long)(rp.ids->n_ids > 0 ? rp.ids->n_ids : 1) : total_blocks(w, cfg->block_tokens);
+	kvw_err err = kvw_cache_new(cfg, sc, bound, &rp.c, d);
 	if (err)
 		return err;
+	if (rp.ids && !kvw_cache_adopt_ids(rp.c, rp.ids->n_ids))
+		err = kvw_fail(d, KVW_ESYS, "out of memory");
 	rp.free_at = calloc((size_t)cfg->instances, sizeof *rp.free_at);
 	rp.ttft = malloc(w->n * sizeof *rp.ttft);
 	rp.keys = malloc(KVW_CACHE_MAX_BLOCKS * sizeof *rp.keys);
-	if (!rp.free_at || !rp.ttft || !rp.keys)
+	if (!err && (!rp.free_at || !rp.ttft || !rp.keys))
 		err = kvw_fail(d, KVW_ESYS, "out of memory");
 	for (size_t r = 0; r < w->n && !err; r++)
 		err = one(&rp, w, r, d);

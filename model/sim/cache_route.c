@@ -20,6 +20,8 @@
 
 #include "cache_impl.h"
 
+#define KVW_ROUTE_MAX 1024 /* instances the prefix-aware router considers */
+
 static int pick_single(kvw_cache *c, const uint64_t *keys, int n, long L, double now, const double *free_at,
                        long seq)
 {
@@ -34,33 +36,72 @@ static int pick_round_robin(kvw_cache *c, const uint64_t *keys, int n, long L, d
 	return (int)(seq % c->cfg.instances);
 }
 
-/* the Conductor's estimate of TTFT on instance i */
-static double estimate(const kvw_cache *c, int i, const uint64_t *keys, int n, long L, double now,
-                       const double *free_at)
+/* the prefix every instance finds, in one pass over the blocks: a block's
+ * presence word answers for all instances at once */
+typedef struct found {
+	int blocks, lead, tiers[KVW_TIERS];
+	bool alive;
+} found;
+
+static int tier_in(const kvw_cache *c, const uint64_t *w, int i)
 {
-	int lead, tiers[KVW_TIERS];
-	long b = c->cfg.block_tokens;
-	int found = kvw_cache_match(c, i, keys, n, &lead, tiers);
-	double cached = (double)found * (double)b, h = (double)lead * (double)b, load = 0;
-	for (int t = KVW_TIER_DRAM; t < KVW_TIERS; t++) {
-		if (!tiers[t])
-			continue;
-		kvw_scenario s = kvw_cache_tier_scenario(c, t, c->cfg.tier[t].link.bw);
-		load = fmax(load, kvw_transfer_s(&s, (double)tiers[t] * (double)b));
+	int node = i / c->cfg.instances_per_node;
+	int bits[KVW_TIERS] = { c->bit0[0] + i, c->bit0[1] + node, c->bit0[2] + node, c->bit0[3] };
+	for (int t = 0; t < KVW_TIERS; t++)
+		if (c->n_stores[t] > 0 && (w[bits[t] >> 6] >> (bits[t] & 63)) & 1u)
+			return t;
+	return KVW_TIERS;
+}
+
+static void match_all(const kvw_cache *c, const uint64_t *keys, int n, found *f, int m)
+{
+	int alive = m;
+	for (int i = 0; i < m; i++)
+		f[i] = (found){ .alive = true };
+	for (int j = 0; j < n && alive > 0; j++) {
+		if (keys[j] >= c->pres.cap)
+			break;
+		const uint64_t *w = &c->pres.bits[keys[j] * (size_t)c->pres.words];
+		for (int i = 0; i < m; i++) {
+			if (!f[i].alive)
+				continue;
+			int t = tier_in(c, w, i);
+			if (t == KVW_TIERS) {
+				f[i].alive = false;
+				alive--;
+				continue;
+			}
+			f[i].tiers[t]++;
+			f[i].lead += t == KVW_TIER_HBM && f[i].lead == f[i].blocks;
+			f[i].blocks++;
+		}
 	}
+}
+
+/* the Conductor's estimate of TTFT on an instance that finds f */
+static double estimate(const kvw_cache *c, const found *f, long L, double start)
+{
+	long b = c->cfg.block_tokens;
+	double cached = (double)f->blocks * (double)b, h = (double)f->lead * (double)b, load = 0;
+	for (int t = KVW_TIER_DRAM; t < KVW_TIERS; t++)
+		if (f->tiers[t])
+			load = fmax(load, kvw_cache_load_s(c, t, c->cfg.tier[t].link.bw, (double)f->tiers[t] * (double)b));
 	double prefix = fmin(load, kvw_cache_compute_s(c, h, cached));
 	double from = cached < (double)(L - 1) ? cached : (double)(L - 1);
-	return fmax(now, free_at[i]) + prefix + kvw_cache_compute_s(c, from, (double)L);
+	return start + prefix + kvw_cache_compute_s(c, from, (double)L);
 }
 
 static int pick_prefix_aware(kvw_cache *c, const uint64_t *keys, int n, long L, double now, const double *free_at,
                              long seq)
 {
 	(void)seq;
+	found f[KVW_ROUTE_MAX];
+	int m = c->cfg.instances < KVW_ROUTE_MAX ? c->cfg.instances : KVW_ROUTE_MAX;
+	match_all(c, keys, n, f, m);
 	int best = 0;
 	double best_t = INFINITY;
-	for (int i = 0; i < c->cfg.instances; i++) {
-		double t = estimate(c, i, keys, n, L, now, free_at);
+	for (int i = 0; i < m; i++) {
+		double t = estimate(c, &f[i], L, fmax(now, free_at[i]));
 		if (t < best_t) {
 			best_t = t;
 			best = i;

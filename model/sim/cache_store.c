@@ -85,24 +85,59 @@ void kvw_u64map_del(kvw_u64map *m, uint64_t key)
 
 /* ---- store ------------------------------------------------------------- */
 
-bool kvw_store_init(kvw_store *s, int32_t cap, const kvw_evict_ops *ops)
+/* dense_n > 0: slot i holds key i (keys < dense_n), no map, no free list */
+static bool store_init(kvw_store *s, int32_t cap, const kvw_evict_ops *ops, size_t dense_n)
 {
 	memset(s, 0, sizeof *s);
 	s->cap = cap;
 	s->ops = ops;
-	s->key = malloc((size_t)cap * sizeof *s->key);
-	s->prev = malloc((size_t)cap * sizeof *s->prev);
-	s->next = malloc((size_t)cap * sizeof *s->next);
-	s->list = calloc((size_t)cap, 1);
-	s->freq = calloc((size_t)cap, 1);
-	if (!s->key || !s->prev || !s->next || !s->list || !s->freq || !kvw_u64map_init(&s->map, (size_t)cap))
+	s->dense_n = dense_n;
+	size_t n = dense_n ? dense_n : (size_t)(cap > 0 ? cap : 1);
+	s->slot = calloc(n, sizeof *s->slot); /* zero pages: untouched until used */
+	if (!s->slot || (!dense_n && !kvw_u64map_init(&s->map, (size_t)cap)))
 		return false;
-	for (int32_t i = 0; i < cap; i++)
-		s->next[i] = i + 1 < cap ? i + 1 : KVW_NIL;
-	s->free_head = cap > 0 ? 0 : KVW_NIL;
+	for (int32_t i = 0; !dense_n && i < cap; i++)
+		s->slot[i].next = i + 1 < cap ? i + 1 : KVW_NIL;
+	s->free_head = !dense_n && cap > 0 ? 0 : KVW_NIL;
 	for (int l = 0; l < KVW_STORE_LISTS; l++)
 		s->head[l] = s->tail[l] = KVW_NIL;
 	return ops->init(s);
+}
+
+bool kvw_store_init(kvw_store *s, int32_t cap, const kvw_evict_ops *ops)
+{
+	return store_init(s, cap, ops, 0);
+}
+
+bool kvw_store_init_dense(kvw_store *s, int32_t cap, const kvw_evict_ops *ops, size_t n)
+{
+	return store_init(s, cap, ops, n ? n : 1);
+}
+
+void kvw_store_track(kvw_store *s, kvw_presence *pres, int bit)
+{
+	s->pres = pres;
+	s->bit = bit;
+}
+
+static void set_bit(kvw_store *s, uint64_t key, bool on)
+{
+	if (!s->pres || key >= s->pres->cap)
+		return;
+	uint64_t *w = &s->pres->bits[key * (size_t)s->pres->words + (size_t)(s->bit >> 6)];
+	uint64_t m = 1ull << (s->bit & 63);
+	*w = on ? *w | m : *w & ~m;
+}
+
+static void index_set(kvw_store *s, uint64_t key, int32_t slot)
+{
+	if (s->dense_n)
+		; /* the slot is the key */
+	else if (slot == KVW_NIL)
+		kvw_u64map_del(&s->map, key);
+	else
+		kvw_u64map_put(&s->map, key, slot);
+	set_bit(s, key, slot != KVW_NIL);
 }
 
 void kvw_store_free(kvw_store *s)
@@ -112,16 +147,14 @@ void kvw_store_free(kvw_store *s)
 	if (s->ops)
 		s->ops->fini(s);
 	kvw_u64map_free(&s->map);
-	free(s->key);
-	free(s->prev);
-	free(s->next);
-	free(s->list);
-	free(s->freq);
+	free(s->slot);
 	memset(s, 0, sizeof *s);
 }
 
 int32_t kvw_store_find(const kvw_store *s, uint64_t key)
 {
+	if (s->dense_n)
+		return key < s->dense_n && s->slot[key].in ? (int32_t)key : KVW_NIL;
 	return (int32_t)kvw_u64map_get(&s->map, key);
 }
 
@@ -142,23 +175,29 @@ void kvw_store_put(kvw_store *s, uint64_t key)
 
 int32_t kvw_store_take(kvw_store *s, uint64_t key)
 {
-	int32_t slot = s->free_head;
-	s->free_head = s->next[slot];
-	s->key[slot] = key;
-	s->freq[slot] = 0;
-	s->prev[slot] = s->next[slot] = KVW_NIL;
+	int32_t slot;
+	if (s->dense_n) {
+		slot = (int32_t)key;
+	} else {
+		slot = s->free_head;
+		s->free_head = s->slot[slot].next;
+	}
+	s->slot[slot].in = 1;
+	s->slot[slot].key = key;
+	s->slot[slot].freq = 0;
+	s->slot[slot].prev = s->slot[slot].next = KVW_NIL;
 	s->used++;
-	kvw_u64map_put(&s->map, key, slot);
+	index_set(s, key, slot);
 	return slot;
 }
 
 void kvw_store_push_head(kvw_store *s, int list, int32_t slot)
 {
-	s->list[slot] = (uint8_t)list;
-	s->prev[slot] = KVW_NIL;
-	s->next[slot] = s->head[list];
+	s->slot[slot].list = (uint8_t)list;
+	s->slot[slot].prev = KVW_NIL;
+	s->slot[slot].next = s->head[list];
 	if (s->head[list] != KVW_NIL)
-		s->prev[s->head[list]] = slot;
+		s->slot[s->head[list]].prev = slot;
 	else
 		s->tail[list] = slot;
 	s->head[list] = slot;
@@ -167,27 +206,30 @@ void kvw_store_push_head(kvw_store *s, int list, int32_t slot)
 
 void kvw_store_unlink(kvw_store *s, int32_t slot)
 {
-	int l = s->list[slot];
-	int32_t p = s->prev[slot], n = s->next[slot];
+	int l = s->slot[slot].list;
+	int32_t p = s->slot[slot].prev, n = s->slot[slot].next;
 	if (p != KVW_NIL)
-		s->next[p] = n;
+		s->slot[p].next = n;
 	else
 		s->head[l] = n;
 	if (n != KVW_NIL)
-		s->prev[n] = p;
+		s->slot[n].prev = p;
 	else
 		s->tail[l] = p;
-	s->prev[slot] = s->next[slot] = KVW_NIL;
+	s->slot[slot].prev = s->slot[slot].next = KVW_NIL;
 	s->len[l]--;
 }
 
 void kvw_store_drop(kvw_store *s, int32_t slot)
 {
-	uint64_t key = s->key[slot];
+	uint64_t key = s->slot[slot].key;
 	kvw_store_unlink(s, slot);
-	kvw_u64map_del(&s->map, key);
-	s->next[slot] = s->free_head;
-	s->free_head = slot;
+	index_set(s, key, KVW_NIL);
+	s->slot[slot].in = 0;
+	if (!s->dense_n) {
+		s->slot[slot].next = s->free_head;
+		s->free_head = slot;
+	}
 	s->used--;
 	s->evictions++;
 	if (s->on_evict)

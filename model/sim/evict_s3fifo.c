@@ -47,8 +47,8 @@ static void s3_fini(kvw_store *s)
 
 static void s3_touch(kvw_store *s, int32_t slot)
 {
-	if (s->freq[slot] < 3)
-		s->freq[slot]++;
+	if (s->slot[slot].freq < 3)
+		s->slot[slot].freq++;
 }
 
 /* M's tail: reinserted while its counter is positive, else evicted */
@@ -56,11 +56,11 @@ static void evict_main(kvw_store *s)
 {
 	while (s->len[MAIN] > 0) {
 		int32_t t = s->tail[MAIN];
-		if (s->freq[t] == 0) {
+		if (s->slot[t].freq == 0) {
 			kvw_store_drop(s, t);
 			return;
 		}
-		s->freq[t]--;
+		s->slot[t].freq--;
 		kvw_store_unlink(s, t);
 		kvw_store_push_head(s, MAIN, t);
 	}
@@ -71,14 +71,14 @@ static void evict_small(kvw_store *s)
 {
 	while (s->len[SMALL] > 0) {
 		int32_t t = s->tail[SMALL];
-		if (s->freq[t] == 0) {
-			uint64_t key = s->key[t];
+		if (s->slot[t].freq == 0) {
+			uint64_t key = s->slot[t].key;
 			kvw_store_drop(s, t);
 			kvw_keyring_add(ghost(s), key);
 			return;
 		}
 		kvw_store_unlink(s, t);
-		s->freq[t] = 0;
+		s->slot[t].freq = 0;
 		kvw_store_push_head(s, MAIN, t);
 		if (s->len[MAIN] > s->cap - small_target(s))
 			evict_main(s);

@@ -130,7 +130,8 @@ typedef struct kvw_cache kvw_cache;
 
 /* A cache for cfg over the physics of sc (KV bytes, recompute times).
  * max_blocks bounds any store's size (the trace's total of blocks: a store
- * never needs more); 0: none.  Errors name the field (KVW_EUSAGE). */
+ * never needs more, and the cache gives at most that many ids); 0: none.
+ * Errors name the field (KVW_EUSAGE). */
 kvw_err kvw_cache_new(const kvw_cache_cfg *cfg, const kvw_scenario *sc, long max_blocks, kvw_cache **out,
                       kvw_diag *d);
 void kvw_cache_free(kvw_cache *c); /* accepts NULL */
@@ -141,10 +142,14 @@ double kvw_cache_block_bytes(const kvw_cache *c);
 long kvw_cache_tier_blocks(const kvw_cache *c, int tier);
 const kvw_cache_cfg *kvw_cache_config(const kvw_cache *c);
 
-/* The engine-block keys of request r (at most cap); *full_tokens: tokens
- * they cover.  Returns the count, or -1 when the request has no hashes and
- * the configuration refuses that. */
-int kvw_cache_keys(const kvw_cache *c, const kvw_workload *w, size_t r, uint64_t *keys, int cap, long *full_tokens);
+/* The engine blocks of request r as the cache's block ids (at most cap;
+ * an id is given to each distinct re-chunked hash at first sight);
+ * *full_tokens: tokens they cover.  Returns the count, -1 when the request
+ * has no hashes and the configuration refuses that, -2 when the ids would
+ * pass the bound given to kvw_cache_new (or memory is short). */
+int kvw_cache_keys(kvw_cache *c, const kvw_workload *w, size_t r, uint64_t *keys, int cap, long *full_tokens);
+/* Distinct blocks seen so far. */
+size_t kvw_cache_distinct(const kvw_cache *c);
 
 void kvw_cache_lookup(kvw_cache *c, int instance, const uint64_t *keys, int n, kvw_cache_hit *hit);
 /* Leading blocks of keys held by instance's HBM, its node's DRAM/SSD or the
@@ -166,8 +171,11 @@ void kvw_cache_insert(kvw_cache *c, int instance, const uint64_t *keys, int n, c
 double kvw_cache_compute_s(const kvw_cache *c, double a, double b);
 double kvw_cache_overhead_s(const kvw_cache *c);
 /* The scenario a load from tier t at per-GPU bandwidth bw uses (link = the
- * tier's alpha and bw, bulk). */
+ * tier's alpha and bw, bulk), and that load's time for `tokens` tokens:
+ * kvw_transfer_s of that scenario (alpha + KV bytes per GPU / bw),
+ * computed without copying the scenario. */
 kvw_scenario kvw_cache_tier_scenario(const kvw_cache *c, int tier, double bw);
+double kvw_cache_load_s(const kvw_cache *c, int tier, double bw, double tokens);
 
 /* ---- routing: where a request lands (cache_route.c) --------------------- */
 
@@ -196,9 +204,25 @@ const kvw_router *kvw_router_at(int i);
  * Its prefill starts when the instance is free, takes prefix_s + the
  * compute of the tokens it computes (physics recompute times at the TP of
  * the scenario, fixed overhead once), and TTFT = prefill end - arrival. */
+/* The block ids of every request of a workload, computed once for many
+ * replays of the same block size (a capacity curve): request r's ids are
+ * id[off[r] .. off[r] + n[r]). */
+typedef struct kvw_cache_ids {
+	uint64_t *id;
+	size_t *off;
+	int *n;       /* -1: the request has no hashes (refused unless unique_without_hashes) */
+	size_t n_req, n_ids;
+	long block_tokens;
+} kvw_cache_ids;
+
+kvw_err kvw_cache_ids_build(const kvw_cache_cfg *cfg, const kvw_scenario *sc, const kvw_workload *w,
+                            kvw_cache_ids *out, kvw_diag *d);
+void kvw_cache_ids_free(kvw_cache_ids *ids); /* accepts a zeroed one */
+
 typedef struct kvw_replay_cfg {
 	const char *route;       /* kvw_router name; NULL: "round-robin" */
 	bool prefetch;           /* loads start while the request waits */
+	const kvw_cache_ids *ids; /* the workload's ids at the configuration's block size, or NULL */
 } kvw_replay_cfg;
 
 typedef struct kvw_cache_stats {

@@ -1,9 +1,13 @@
 /* kvw_evict.h — one store of KV blocks (one tier on one instance or node)
  * and the eviction policies that decide what it keeps.
  *
- * A store holds at most `cap` blocks, each named by a 64-bit key (a
- * re-chunked trace hash, kvw_cache.h).  It owns the key -> slot map and the
- * slots; a policy orders the slots on up to KVW_STORE_LISTS doubly linked
+ * A store holds at most `cap` blocks, each named by a 64-bit key (the
+ * cache's block id, kvw_cache.h).  It owns the key -> slot index (a hash
+ * map, or for a store that may hold a good part of a bounded set of ids a
+ * dense array indexed by id) and the slots, and may keep one bit per id in
+ * a presence table shared by all the stores of a cache, so a lookup across
+ * tiers reads one word per block.  A policy orders the slots on up to
+ * KVW_STORE_LISTS doubly linked
  * lists of its own meaning and picks the victim when the store is full.
  * Every policy fills the same kvw_evict_ops and is listed once in the table
  * of evict.c, so a new policy is one new file plus one line there (as fio's
@@ -52,14 +56,33 @@ int64_t kvw_u64map_get(const kvw_u64map *m, uint64_t key); /* -1: absent */
 void kvw_u64map_put(kvw_u64map *m, uint64_t key, int64_t val);
 void kvw_u64map_del(kvw_u64map *m, uint64_t key);
 
+/* One bit per (id, store): bits[id * words + store / 64]. */
+typedef struct kvw_presence {
+	uint64_t *bits;
+	int words;
+	size_t cap; /* ids the table has room for */
+} kvw_presence;
+
+static inline bool kvw_presence_has(const kvw_presence *p, uint64_t id, int bit)
+{
+	return id < p->cap && (p->bits[id * (size_t)p->words + (size_t)(bit >> 6)] >> (bit & 63)) & 1u;
+}
+
+typedef struct kvw_slot {
+	uint64_t key;
+	int32_t prev, next;
+	uint8_t list; /* which list the slot is on */
+	uint8_t freq; /* the policy's small counter */
+	uint8_t in;   /* holds a block */
+} kvw_slot;
+
 struct kvw_store {
-	kvw_u64map map; /* key -> slot */
-	/* slots */
+	kvw_u64map map;   /* key -> slot, unless dense */
+	size_t dense_n;   /* > 0: slot k holds key k (keys < dense_n); no map */
+	kvw_presence *pres; /* where this store sets bit `bit` of its keys, or NULL */
+	int bit;
 	int32_t cap, used;
-	uint64_t *key;
-	int32_t *prev, *next;
-	uint8_t *list;     /* which list a slot is on */
-	uint8_t *freq;     /* the policy's small counter */
+	kvw_slot *slot;
 	int32_t free_head; /* unused slots, chained through next */
 	int32_t head[KVW_STORE_LISTS], tail[KVW_STORE_LISTS], len[KVW_STORE_LISTS];
 	const kvw_evict_ops *ops;
@@ -79,6 +102,11 @@ const kvw_evict_ops *kvw_evict_at(int i);
  * store is then safe to kvw_store_free). */
 bool kvw_store_init(kvw_store *s, int32_t cap, const kvw_evict_ops *ops);
 void kvw_store_free(kvw_store *s); /* accepts a zeroed store */
+/* The same with keys < n, slot k for key k (no map: for a store that may
+ * hold a good part of a bounded set of keys). */
+bool kvw_store_init_dense(kvw_store *s, int32_t cap, const kvw_evict_ops *ops, size_t n);
+/* Keep bit `bit` of pres in step with the store's content. */
+void kvw_store_track(kvw_store *s, kvw_presence *pres, int bit);
 
 /* The slot holding key, or KVW_NIL. */
 int32_t kvw_store_find(const kvw_store *s, uint64_t key);

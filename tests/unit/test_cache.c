@@ -87,7 +87,7 @@ static void test_s3fifo(void)
 	/* the S tail (1, never hit) leaves first, key into the ghost */
 	CHECK(evicted_n == 1 && evicted[0] == 1);
 	kvw_store_put(&s, 1); /* a ghost hit enters M directly */
-	CHECK(kvw_store_find(&s, 1) != KVW_NIL && s.list[kvw_store_find(&s, 1)] == 1);
+	CHECK(kvw_store_find(&s, 1) != KVW_NIL && s.slot[kvw_store_find(&s, 1)].list == 1);
 	CHECK(s.used == 10);
 	/* a long scan of one-time keys never evicts a block hit twice */
 	kvw_store_put(&s, 1), kvw_store_put(&s, 1);
@@ -156,7 +156,7 @@ static void test_keys(void)
 	g.block_tokens = 256;
 	CHECK(kvw_cache_new(&g, &sc, 0, &c, NULL) == KVW_OK);
 	CHECK(kvw_cache_keys(c, &w, 0, k256, 16, &full) == 5 && full == 1280); /* 2 + 2 + floor(300/256) */
-	CHECK(k256[0] != k256[1] && k256[0] != k512[0]);
+	CHECK(k256[0] != k256[1] && k256[1] != k256[2] && k256[3] != k256[4] && kvw_cache_distinct(c) == 5);
 	kvw_cache_free(c);
 	g.block_tokens = 1024;
 	CHECK(kvw_cache_new(&g, &sc, 0, &c, NULL) == KVW_OK);
@@ -181,6 +181,14 @@ static void test_keys(void)
 	kvw_workload_free(&w);
 }
 
+/* the cache's ids for a request whose trace hashes are h[0..n) (512 tokens each) */
+static int ids_for(kvw_cache *c, const uint64_t *h, int n, uint64_t *ids, int cap)
+{
+	kvw_request q = { .input_tokens = 512L * n, .output_tokens = 1, .n_hash = n };
+	kvw_workload w = { .req = &q, .n = 1, .hashes = (uint64_t *)h, .n_hashes = (size_t)n, .hash_block = 512 };
+	return kvw_cache_keys(c, &w, 0, ids, cap, NULL);
+}
+
 /* HBM of 2 blocks, DRAM of 4: demotion and promotion */
 static void test_tiers(void)
 {
@@ -188,7 +196,8 @@ static void test_tiers(void)
 	kvw_cache_cfg g = cfg_one(2, 4);
 	kvw_cache *c;
 	CHECK(kvw_cache_new(&g, &sc, 0, &c, NULL) == KVW_OK);
-	uint64_t a[3] = { 1, 2, 3 }, b[2] = { 10, 11 };
+	uint64_t ha[3] = { 1, 2, 3 }, hb[2] = { 10, 11 }, a[3], b[2];
+	CHECK(ids_for(c, ha, 3, a, 3) == 3 && ids_for(c, hb, 2, b, 2) == 2);
 	kvw_cache_hit hit;
 	kvw_cache_lookup(c, 0, a, 3, &hit);
 	CHECK(hit.prefix_blocks == 0);
@@ -212,9 +221,10 @@ static void test_price(void)
 	g.tier[KVW_TIER_DRAM].link = (kvw_link){ 20e-6, 2e9 }; /* a slow tier: the split matters */
 	kvw_cache *c;
 	CHECK(kvw_cache_new(&g, &sc, 0, &c, NULL) == KVW_OK);
-	uint64_t keys[512];
-	for (int i = 0; i < 512; i++)
-		keys[i] = 1000 + (uint64_t)i;
+	uint64_t keys[512], h[16];
+	for (int i = 0; i < 16; i++)
+		h[i] = 1000 + (uint64_t)i;
+	CHECK(ids_for(c, h, 16, keys, 512) == 512); /* 16 trace blocks = 512 blocks of 16 tokens */
 	kvw_cache_insert(c, 0, keys, 512, NULL); /* no HBM: written to DRAM */
 	kvw_cache_hit hit;
 	kvw_cache_lookup(c, 0, keys, 512, &hit);
@@ -239,6 +249,7 @@ static void test_price(void)
 	g.tier[KVW_TIER_DRAM].link.alpha_s = 0.05;
 	kvw_cache_free(c);
 	CHECK(kvw_cache_new(&g, &sc, 0, &c, NULL) == KVW_OK);
+	CHECK(ids_for(c, h, 1, keys, 1) == 1);
 	kvw_cache_insert(c, 0, keys, 1, NULL);
 	kvw_cache_lookup(c, 0, keys, 1, &hit);
 	kvw_cache_price(c, &hit, 100, 1.0, 1.0, &p);
