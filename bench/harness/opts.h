@@ -31,7 +31,7 @@ typedef struct kvw_args {
 	kvw_strlist metrics, models, links;
 	/* kvwall cache, probe storage */
 	const char *trace, *hbm, *dram, *ssd, *remote, *dram_link, *ssd_link, *remote_link, *policy, *route;
-	const char *storage_dir, *storage_size;
+	const char *storage_dir, *storage_size, *storage_file;
 	long instances, gpus_per_node, block_tokens, points, max_requests;
 	double dram_gbps, ssd_gbps, remote_gbps;
 	bool no_prefetch, write_through, unique_without_hashes;
