@@ -6,6 +6,7 @@
 #     profile.json     every probe's records (kvwall.profile/1); skipped ones say why
 #     hw.json          the catalog spec sheets used for comparison
 #     crossover-<model>-<link>[-layerwise].json, sweep-<model>.csv
+#     cache.json       kvwall cache: the prefix cache study (hit rates, TTFT, per-tier decisions)
 #     run.json         how this run was made
 #     report.html      the decision report (self-contained), with its PNGs and CSVs
 #
@@ -173,6 +174,18 @@ for m in "${model_list[@]}"; do
   "$kvwall" sweep --model "$m" --hw "$hw" "${profile_args[@]}" --ctx-steps 24 --bw-steps 24 --bw-min 0.1 \
     --bw-max 2000 --csv --output "$tmpdir/sweep-$m.csv"
 done
+
+# the prefix cache study: the bundled conversation trace through HBM, DRAM
+# and SSD (the SSD tier is the storage probe's fit when it ran)
+cache_args=(--points 10)
+[ -n "$quick" ] && cache_args=(--points 4 --max-requests 4000)
+step "  prefix cache: mooncake-conversation through HBM, 512 GB DRAM and 4 TB SSD per node (kvwall cache)"
+if ! "$kvwall" cache --model llama-3-8b --hw "$hw" "${profile_args[@]}" --dram 512GB --ssd 4TB "${cache_args[@]}" \
+    --json --output "$tmpdir/cache.json" 2>"$tmpdir/cache.txt"; then
+  step "  kvwall cache failed: $(tail -1 "$tmpdir/cache.txt")"
+else
+  rm -f "$tmpdir/cache.txt"
+fi
 
 python3 - "$tmpdir/run.json" "$hw" "$mode" "$stamp" "$*" "$($kvwall --version)" <<'EOF'
 import json, sys

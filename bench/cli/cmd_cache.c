@@ -396,7 +396,10 @@ static void notes(const cache_cmd *c, kvw_out *o)
 		                                                       : "engine blocks of whole trace blocks, keyed by the last hash");
 	kvw_out_note(o, "hierarchy: HBM per instance, DRAM and SSD per node, remote for the cluster; a hit is promoted to "
 	             "HBM (the lower copy stays), an evicted block is demoted to the next tier present%s",
-	             s->base.write_through ? "; write-through: computed blocks are also written to every lower tier" : "");
+	             s->base.write_through ? "; write-through: computed blocks are also written to every lower tier"
+	                                   : "; blocks reach the shared tiers only when HBM evicts them, so a bigger HBM "
+	                                     "keeps more of them private to one instance (--write-through writes them "
+	                                     "down at once, as LMCache does)");
 	kvw_out_note(o, "rows: kind=config is a tier configuration (tiers added from the top), kind=curve one point of a "
 	             "tier's size swept with the others as given; hit columns are token hit rates; saved = prefill "
 	             "tokens not computed; GPU-s saved against no cache; load hidden = load time that ran while queued");
