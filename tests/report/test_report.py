@@ -51,7 +51,7 @@ def browser(url, tmp):
     return dom.stdout, console, shot
 
 
-def make_results(tmp, profile, links, models):
+def make_results(tmp, profile, links, models, cache=False):
     d = os.path.join(tmp, "results")
     os.makedirs(d)
     shutil.copy(profile, os.path.join(d, "profile.json"))
@@ -67,6 +67,9 @@ def make_results(tmp, profile, links, models):
            "--output", os.path.join(d, f"sweep-{m}.csv"))
     with open(os.path.join(d, "run.json"), "w") as f:
         json.dump({"hw": "h100-sxm", "mode": "test fixture", "command": "test_report.py"}, f)
+    if cache:
+        kv("cache", "--model", "llama-3-8b", "--hw", "h100-sxm", "--dram", "256GB", "--ssd", "2TB", "--points", "3",
+           "--max-requests", "2000", "--instances", "4", "--json", "--output", os.path.join(d, "cache.json"))
     return d
 
 
@@ -80,7 +83,8 @@ FIXTURES = [
 def test_fixture(name, links, failed_probe):
     models = ["llama-3-8b", "deepseek-v3"]
     with tempfile.TemporaryDirectory() as tmp:
-        d = make_results(tmp, os.path.join(DATA, name), links, models)
+        cache = name == FIXTURES[0][0]
+        d = make_results(tmp, os.path.join(DATA, name), links, models, cache)
         p = subprocess.run([sys.executable, "-m", "reports", d], capture_output=True, text=True, cwd=ROOT)
         check(p.returncode == 0, f"{name}: reports exit {p.returncode}: {p.stderr}")
         html = os.path.join(d, "report.html")
@@ -103,6 +107,13 @@ def test_fixture(name, links, failed_probe):
             check(any(f"<td>{failed_probe}</td>" in r for r in rows), f"{name}: {failed_probe} not shown failed")
         if prof.get("example"):
             check("hand-written EXAMPLE" in dom, f"{name}: example profile not labelled")
+        if cache:
+            check("Prefix cache: tiers, hit rates, load or recompute" in dom and 'id="cache-configs"' in dom,
+                  f"{name}: no prefix-cache section")
+            check('alt="hit rate vs tier size"' in dom and 'alt="TTFT vs DRAM size"' in dom, f"{name}: cache plots")
+            check(os.path.exists(os.path.join(d, "cache-curves.csv")), f"{name}: no cache-curves.csv")
+        else:
+            check("Prefix cache" not in dom, f"{name}: a cache section without cache.json")
 
 
 def test_validation():
