@@ -10,6 +10,9 @@
  *                   distinct block of the trace (at least one block) up to
  *                   all of them (then the tier holds the whole trace and
  *                   nothing changes beyond), the other tiers as given;
+ *   in parallel     every replay is its own simulation (all its state in one
+ *                   kvw_cache), so they run side by side on the node's cores;
+ *                   the results do not depend on the number of threads;
  *   90% size        the tier's own token hit rate (hits it serves) on the
  *                   curve against its value at the top of the grid: the
  *                   smallest size reaching 90% of it, interpolated in log
@@ -18,9 +21,12 @@
 #include "cache_study.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 kvw_cache_cfg kvw_cache_study_cfg(const kvw_cache_study *s, unsigned tiers, const char *policy)
 {
@@ -33,14 +39,73 @@ kvw_cache_cfg kvw_cache_study_cfg(const kvw_cache_study *s, unsigned tiers, cons
 	return g;
 }
 
-static kvw_err replay(kvw_cache_study *s, const kvw_cache_cfg *g, kvw_cache_stats *st, int *done, int total,
-                      const char *what, kvw_diag *d)
+/* one replay to run: a configuration and where its statistics go */
+typedef struct rjob {
+	kvw_cache_cfg cfg;
+	kvw_cache_stats *out;
+	char what[96];
+} rjob;
+
+typedef struct pool {
+	kvw_cache_study *s;
+	rjob *jobs;
+	int n;
+	atomic_int next, done, failed;
+	pthread_mutex_t lock;
+	kvw_err err;
+	kvw_diag diag;
+} pool;
+
+static void *worker(void *arg)
 {
+	pool *p = arg;
+	for (;;) {
+		int i = atomic_fetch_add(&p->next, 1);
+		if (i >= p->n || atomic_load(&p->failed))
+			return NULL;
+		if (p->s->progress) {
+			pthread_mutex_lock(&p->lock);
+			p->s->progress(p->s->progress_ctx, atomic_load(&p->done), p->n, p->jobs[i].what);
+			pthread_mutex_unlock(&p->lock);
+		}
+		kvw_diag d = { "" };
+		kvw_err err = kvw_cache_replay(&p->jobs[i].cfg, &p->s->rc, p->s->sc, p->s->w, p->jobs[i].out, &d);
+		atomic_fetch_add(&p->done, 1);
+		if (err) {
+			pthread_mutex_lock(&p->lock);
+			if (!p->err) {
+				p->err = err;
+				p->diag = d;
+			}
+			pthread_mutex_unlock(&p->lock);
+			atomic_store(&p->failed, 1);
+		}
+	}
+}
+
+/* the replays side by side, one simulation per thread (each is single-threaded and
+ * keeps all its state in its own kvw_cache) */
+static kvw_err run_jobs(kvw_cache_study *s, rjob *jobs, int n, kvw_diag *d)
+{
+	pool p = { .s = s, .jobs = jobs, .n = n };
+	pthread_mutex_init(&p.lock, NULL);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int threads = s->threads > 0 ? s->threads : cpus > 0 ? (int)(cpus < 16 ? cpus : 16) : 1;
+	threads = threads < n ? threads : n;
+	pthread_t th[16];
+	int started = 0;
+	for (int i = 1; i < threads; i++)
+		if (pthread_create(&th[started], NULL, worker, &p) == 0)
+			started++;
+	worker(&p); /* this thread works too */
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&p.lock);
 	if (s->progress)
-		s->progress(s->progress_ctx, *done, total, what);
-	kvw_err err = kvw_cache_replay(g, &s->rc, s->sc, s->w, st, d);
-	(*done)++;
-	return err;
+		s->progress(s->progress_ctx, n, n, NULL);
+	if (p.err)
+		return kvw_fail(d, p.err, "%s", p.diag.msg);
+	return KVW_OK;
 }
 
 /* the trace's block ids once for every replay; distinct blocks */
@@ -82,31 +147,30 @@ static void label(unsigned tiers, char *out, size_t cap)
 		snprintf(out, cap, "none");
 }
 
-static kvw_err run_configs(kvw_cache_study *s, int *done, int total, kvw_diag *d)
+static int add_configs(kvw_cache_study *s, rjob *jobs)
 {
 	unsigned given = given_mask(s), acc = 0;
+	int n = 0;
 	kvw_study_cfg *c = &s->cfgs[0];
 	snprintf(c->label, sizeof c->label, "none");
 	c->policy = -1;
-	kvw_cache_cfg g = kvw_cache_study_cfg(s, 0, NULL);
-	kvw_err err = replay(s, &g, &c->st, done, total, "no cache", d);
+	jobs[n++] = (rjob){ kvw_cache_study_cfg(s, 0, NULL), &c->st, "no cache" };
 	s->n_cfgs = 1;
-	for (int t = 0; t < KVW_TIERS && !err; t++) {
+	for (int t = 0; t < KVW_TIERS; t++) {
 		if (!(given & (1u << t)))
 			continue;
 		acc |= 1u << t;
-		for (int p = 0; p < s->n_policies && !err; p++) {
+		for (int p = 0; p < s->n_policies; p++) {
 			c = &s->cfgs[s->n_cfgs++];
 			c->tiers = acc;
 			c->policy = p;
 			label(acc, c->label, sizeof c->label);
-			char what[96];
-			snprintf(what, sizeof what, "%s, %s", c->label, s->policies[p]);
-			g = kvw_cache_study_cfg(s, acc, s->policies[p]);
-			err = replay(s, &g, &c->st, done, total, what, d);
+			rjob *j = &jobs[n++];
+			*j = (rjob){ kvw_cache_study_cfg(s, acc, s->policies[p]), &c->st, "" };
+			snprintf(j->what, sizeof j->what, "%s, %s", c->label, s->policies[p]);
 		}
 	}
-	return err;
+	return n;
 }
 
 static void pick_winner(kvw_cache_study *s)
@@ -148,30 +212,31 @@ static void find90(kvw_cache_study *s, const kvw_study_point *pts, int n, int t,
 	}
 }
 
-static kvw_err run_curves(kvw_cache_study *s, int *done, int total, kvw_diag *d)
+static int add_curves(kvw_cache_study *s, rjob *jobs)
 {
 	unsigned given = given_mask(s);
-	kvw_err err = KVW_OK;
-	for (int t = 0; t < KVW_TIERS && !err; t++) {
-		if (!(given & (1u << t)))
+	int n = 0;
+	for (int t = 0; t < KVW_TIERS; t++) {
+		if (!(given & (1u << t)) || (s->curve_tiers && !(s->curve_tiers & (1u << t))))
 			continue;
-		for (int p = 0; p < s->n_policies && !err; p++) {
-			kvw_study_point *first = &s->curve[s->n_points];
-			for (int i = 0; i < s->points && !err; i++) {
+		for (int p = 0; p < s->n_policies; p++)
+			for (int i = 0; i < s->points; i++) {
 				kvw_study_point *pt = &s->curve[s->n_points++];
 				pt->tier = t, pt->policy = p, pt->capacity_bytes = grid(s, i);
-				kvw_cache_cfg g = kvw_cache_study_cfg(s, given, s->policies[p]);
-				g.tier[t].capacity_bytes = pt->capacity_bytes;
-				char what[96];
-				snprintf(what, sizeof what, "%s curve, %s, %.3g GB", kvw_tier_name(t), s->policies[p],
+				rjob *j = &jobs[n++];
+				*j = (rjob){ kvw_cache_study_cfg(s, given, s->policies[p]), &pt->st, "" };
+				j->cfg.tier[t].capacity_bytes = pt->capacity_bytes;
+				snprintf(j->what, sizeof j->what, "%s curve, %s, %.3g GB", kvw_tier_name(t), s->policies[p],
 				         pt->capacity_bytes / 1e9);
-				err = replay(s, &g, &pt->st, done, total, what, d);
 			}
-			if (!err)
-				find90(s, first, s->points, t, p);
-		}
 	}
-	return err;
+	return n;
+}
+
+static void find_all90(kvw_cache_study *s)
+{
+	for (int i = 0; i < s->n_points; i += s->points)
+		find90(s, &s->curve[i], s->points, s->curve[i].tier, s->curve[i].policy);
 }
 
 kvw_err kvw_cache_study_run(kvw_cache_study *s, kvw_diag *d)
@@ -184,18 +249,23 @@ kvw_err kvw_cache_study_run(kvw_cache_study *s, kvw_diag *d)
 		return err;
 	int tiers = 0;
 	for (int t = 0; t < KVW_TIERS; t++)
-		tiers += s->base.tier[t].capacity_bytes > 0;
+		tiers += s->base.tier[t].capacity_bytes > 0 && (!s->curve_tiers || (s->curve_tiers & (1u << t)));
 	int n_curve = s->points >= 2 ? tiers * s->n_policies * s->points : 0;
-	int total = 1 + tiers * s->n_policies + n_curve, done = 0;
-	if (n_curve && !(s->curve = calloc((size_t)n_curve, sizeof *s->curve)))
+	rjob *jobs = calloc((size_t)(KVW_STUDY_MAX_CFGS + n_curve), sizeof *jobs);
+	if (!jobs || (n_curve && !(s->curve = calloc((size_t)n_curve, sizeof *s->curve)))) {
+		free(jobs);
 		return kvw_fail(d, KVW_ESYS, "out of memory");
-	if (!(err = run_configs(s, &done, total, d)))
-		pick_winner(s);
-	if (!err && n_curve)
-		err = run_curves(s, &done, total, d);
-	if (s->progress)
-		s->progress(s->progress_ctx, done, total, NULL);
-	return err;
+	}
+	int n = add_configs(s, jobs);
+	if (n_curve)
+		n += add_curves(s, jobs + n);
+	err = run_jobs(s, jobs, n, d);
+	free(jobs);
+	if (err)
+		return err;
+	pick_winner(s);
+	find_all90(s);
+	return KVW_OK;
 }
 
 void kvw_cache_study_free(kvw_cache_study *s)

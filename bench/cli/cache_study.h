@@ -35,6 +35,8 @@ typedef struct kvw_cache_study {
 	int n_policies;
 	const char *policies[KVW_STUDY_MAX_POLICIES];
 	int points;                /* per curve; 0: no curves */
+	unsigned curve_tiers;      /* bit t: draw tier t's curve; 0: every tier given */
+	int threads;               /* replays at once; 0: one per core (at most 16) */
 	void (*progress)(void *ctx, int done, int total, const char *what);
 	void *progress_ctx;
 	/* out */
