@@ -237,7 +237,8 @@ static void llmd(engine_ctx *e, kvw_out *o)
 	const kvw_cache_study *s = e->s;
 	int tp = s->sc->kv.tp > 0 ? s->sc->kv.tp : 1;
 	double block_bytes = s->block_bytes / (double)s->base.block_tokens * (double)e->vllm_block;
-	long lru = (long)floor(s->base.tier[KVW_TIER_HBM].capacity_bytes / block_bytes);
+	double hbm_blocks = floor(s->base.tier[KVW_TIER_HBM].capacity_bytes / block_bytes);
+	long lru = isfinite(hbm_blocks) && hbm_blocks < 1e15 ? (long)hbm_blocks : 0; /* 0: unbounded, llm-d's "unset" */
 	const kvw_cache_stats *none = &s->cfgs[0].st;
 	double saved_ms = e->w->st.hit_requests > 0
 	                  ? (none->gpu_s - e->w->st.gpu_s) / tp / (double)e->w->st.hit_requests * 1e3 : 0;

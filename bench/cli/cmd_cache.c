@@ -356,9 +356,14 @@ static void size90_fields(const cache_cmd *c, kvw_out *o)
 			json_object_set_new(e, "attainable_token_hit", kvw_num(s->attainable[t][p]));
 			json_object_set_new(e, "size90_bytes", kvw_num(s->size90[t][p]));
 			json_array_append_new(arr, e);
-			used += (size_t)snprintf(text + used, used < sizeof text ? sizeof text - used : 0,
-			                         "%s%s %.4g GB (of %.3f)", p ? "; " : "", s->policies[p],
-			                         s->size90[t][p] / 1e9, s->attainable[t][p]);
+			if (isfinite(s->size90[t][p]))
+				used += (size_t)snprintf(text + used, used < sizeof text ? sizeof text - used : 0,
+				                         "%s%s %.4g GB (of %.3f)", p ? "; " : "", s->policies[p],
+				                         s->size90[t][p] / 1e9, s->attainable[t][p]);
+			else
+				used += (size_t)snprintf(text + used, used < sizeof text ? sizeof text - used : 0,
+				                         "%s%s: serves nothing (the tiers above hold it all)", p ? "; " : "",
+				                         s->policies[p]);
 		}
 		kvw_out_field(o, keys[t], labels[t], NULL, json_string(text));
 	}
