@@ -82,20 +82,27 @@ def run(*args):
     return p.returncode, p.stdout, p.stderr
 
 
+REPLAYS = {}
+
+
 def replay(trace_name, hbm="unbounded", extra=()):
+    key = (trace_name, hbm, tuple(extra))
+    if key in REPLAYS:
+        return REPLAYS[key]
     rc, out, err = run("--trace", trace_name, *BASE, "--hbm", hbm, "--json", *extra)
     check(rc == 0, f"cache {trace_name} --hbm {hbm} {' '.join(extra)}: exit {rc}: {err.strip()}")
     if rc:
         return None
     doc = json.loads(out)
-    return [r for r in doc["rows"] if r["kind"] == "config" and r["config"] == "hbm"][0]
+    REPLAYS[key] = [r for r in doc["rows"] if r["kind"] == "config" and r["config"] == "hbm"][0]
+    return REPLAYS[key]
 
 
 def test_reference():
     conv = trace("mooncake-conversation")
-    for b in (512, 256, 128):
+    for b in (512, 256):
         tok, blk = reference(conv, b)
-        row = replay("mooncake-conversation", extra=("--block-tokens", str(b)))
+        row = replay("mooncake-conversation", extra=("--block-tokens", str(b)) if b != 512 else ())
         if row:
             check(abs(row["token_hit"] - tok) < 1e-9, f"block {b}: token hit {row['token_hit']} != Python {tok}")
             check(abs(row["block_hit"] - blk) < 1e-9, f"block {b}: block hit {row['block_hit']} != Python {blk}")
@@ -145,7 +152,7 @@ def test_properties():
     """LRU never loses hits as HBM grows; capacity 0 of every lower tier is refused, an absent one gives none"""
     last = -1
     for cap in ("1GB", "10GB", "100GB", "1TB", "10TB"):
-        row = replay("mooncake-conversation", hbm=cap)
+        row = replay("mooncake-conversation", hbm=cap, extra=("--max-requests", "3000"))
         if row:
             check(row["token_hit"] >= last, f"LRU hit fell at {cap}: {row['token_hit']} < {last}")
             last = row["token_hit"]

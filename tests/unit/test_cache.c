@@ -305,11 +305,16 @@ static void test_replay_trace(void)
 		CHECK(0);
 		return;
 	}
+	/* unbounded, the whole trace: the exact value is checked against Python in tests/cache */
+	kvw_cache_stats full = replay(&w, cfg_one(1e9, 0), "single");
+	CHECK(kvw_cache_token_hit_rate(&full, -1) > 0.3 && kvw_cache_token_hit_rate(&full, -1) < 0.45);
 	/* LRU: hit rate never falls as HBM grows (one instance, one tier: LRU's
-	 * inclusion property), nor as DRAM grows under a fixed HBM */
+	 * inclusion property), nor as DRAM grows under a fixed HBM; the first
+	 * 3000 requests keep this quick under the sanitizers */
+	w.n = 3000;
 	double last = -1, last2 = -1;
 	int falls = 0, falls2 = 0;
-	for (double blocks = 1; blocks <= 300000; blocks *= 3) {
+	for (double blocks = 1; blocks <= 100000; blocks *= 10) {
 		kvw_cache_stats st = replay(&w, cfg_one(blocks, 0), "single");
 		double h = kvw_cache_token_hit_rate(&st, -1);
 		falls += h < last;
@@ -319,8 +324,7 @@ static void test_replay_trace(void)
 		falls2 += h < last2 - 1e-12;
 		last2 = h;
 	}
-	CHECK(falls == 0 && falls2 == 0);
-	CHECK(last > 0.3 && last < 0.45); /* unbounded; the exact value is checked against Python in tests/cache */
+	CHECK(falls == 0 && falls2 == 0 && last > 0.2);
 	/* four instances round-robin hit less than one shared cache */
 	kvw_cache_cfg g = cfg_one(1000, 0);
 	g.instances = 4;
