@@ -8,6 +8,7 @@
 #     hw.json          the catalog spec sheets used for comparison
 #     deployments.json the deployments modelled: model x TP x KV dtype x block size
 #     crossover-<deployment>-<link>-{handoff,prefix}.json, sweep-<deployment>.csv
+#     cache.json       kvwall cache: the prefix cache study (hit rates, TTFT, per-tier decisions)
 #     run.json         how this run was made
 #     report.html      the decision report (self-contained), with its PNGs and CSVs
 #
@@ -275,6 +276,20 @@ for line in "${dep_list[@]}"; do
   [ -n "$max_ctx" ] && sweep+=(--max-ctx "$max_ctx")
   (cd "$tmpdir" && "$kvwall" sweep "${dep[@]}" "${sweep[@]}" --csv --output "sweep-$slug.csv")
 done
+
+# the prefix cache study for the first deployment: the bundled conversation
+# trace through HBM, DRAM and SSD (the SSD tier is the storage probe's fit
+# when it ran)
+IFS=$'\t' read -r _ cmflag cmval ctp ckv _ _ <<<"${dep_list[0]}"
+cache_args=(--points 10)
+[ -n "$quick" ] && cache_args=(--points 4 --max-requests 4000)
+step "  prefix cache: mooncake-conversation through HBM, 512 GB DRAM and 4 TB SSD per node for $cmval at TP $ctp (kvwall cache)"
+if ! "$kvwall" cache "$cmflag" "$cmval" --tp "$ctp" --kv-dtype "$ckv" --hw "$hw" ${profile_args[@]+"${profile_args[@]}"} \
+    --dram 512GB --ssd 4TB "${cache_args[@]}" --json --output "$tmpdir/cache.json" 2>"$tmpdir/cache.txt"; then
+  step "  kvwall cache failed: $(tail -1 "$tmpdir/cache.txt")"
+else
+  rm -f "$tmpdir/cache.txt"
+fi
 
 python3 - "$tmpdir" "$hw" "$mode" "$stamp" "$*" "$("$kvwall" --version | tr '\n' ' ')" "$include_loopback" \
   "$links" "$ctx" <<'PY'

@@ -6,7 +6,9 @@
 #   scripts/deps.sh test    build + report + clang and its sanitizer/libFuzzer runtime,
 #                           iproute2 and iperf3 for the network ground-truth test,
 #                           chromium to open the report headless, Open MPI for
-#                           the 2-rank run
+#                           the 2-rank run, liburing (the storage probe's io_uring
+#                           engine; optional: without it the probe reads with
+#                           threads) and fio for the storage benchmark
 # As root with apt-get it installs what is missing; otherwise it prints the
 # exact command to run and exits 1.  Optional hardware libraries (CUDA,
 # NCCL, ibverbs, hwloc, MPI) are never required: CMake switches them on
@@ -16,7 +18,7 @@ set -euo pipefail
 group=${1:-build}
 build_pkgs=(cmake make gcc g++ pkg-config libjansson-dev zlib1g-dev libbenchmark-dev python3)
 test_pkgs=("${build_pkgs[@]}" clang libclang-rt-dev iproute2 iperf3 chromium libopenmpi-dev openmpi-bin
-           libibverbs-dev perftest libhwloc-dev)
+           libibverbs-dev perftest libhwloc-dev liburing-dev fio)
 root=0
 [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 && root=1
 

@@ -26,8 +26,10 @@ scripts/cudnn_prep.sh || echo "run.sh: no cuDNN frontend headers: the build goes
 echo "== Release build (gcc, -Werror)" >&2
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DKVW_WERROR=ON | grep -A12 "kvwall .* configuration"
 cmake --build build -j "$jobs"
-echo "== benchmark (informational, not a test)" >&2
+echo "== benchmarks (informational, not tests)" >&2
 ./build/bench_sweep
+./build/bench_cache
+python3 tests/perf/bench_storage.py ./build/kvwall /var/tmp --size 256MiB --rounds 1 --fio-seconds 1 || echo "bench_storage: failed (see cli.storage)" >&2
 
 echo "== tests, Release" >&2
 ctest --test-dir build --output-on-failure
@@ -40,9 +42,9 @@ for f in report.html verdict.csv profile.json run.json; do
 done
 echo "run_all.sh smoke: report written" >&2
 
-echo "== minimal build: CUDA, ibverbs, hwloc and MPI switched off" >&2
+echo "== minimal build: CUDA, ibverbs, hwloc, MPI and liburing switched off" >&2
 cmake -S . -B build-min -DCMAKE_BUILD_TYPE=Release -DKVW_WERROR=ON -DKVW_WITH_CUDA=OFF -DKVW_WITH_IBVERBS=OFF \
-  -DKVW_WITH_HWLOC=OFF -DKVW_WITH_MPI=OFF >/dev/null
+  -DKVW_WITH_HWLOC=OFF -DKVW_WITH_MPI=OFF -DKVW_WITH_LIBURING=OFF >/dev/null
 cmake --build build-min -j "$jobs"
 ctest --test-dir build-min --output-on-failure -L "unit|cli|gpu"
 

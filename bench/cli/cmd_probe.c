@@ -25,6 +25,7 @@
 #include "probe.h"
 #include "registry.h"
 #include "scenario.h"
+#include "storage.h"
 #include "tcp.h"
 #include "kvw_mpi.h"
 #include "kvw_topo.h"
@@ -41,6 +42,9 @@ static const kvw_opt opts[] = {
 	{ "rdma-peer", KVW_OPT_STR, KVW_ARG(rdma_peer), NULL, 0, 0, "rdma: a host already running ib_write_bw / ib_read_bw servers" },
 	{ "topology-xml", KVW_OPT_STR, KVW_ARG(topology_xml), NULL, 0, 0, "topology: read a saved hwloc XML (lstopo --of xml)" },
 	{ "no-kv", KVW_OPT_FLAG, KVW_ARG(no_kv), NULL, 0, 0, "tcp: skip the KV-shaped message patterns" },
+	{ "storage-dir", KVW_OPT_STR, KVW_ARG(storage_dir), NULL, 0, 0, "storage: directory on the filesystem to measure [/var/tmp]" },
+	{ "storage-size", KVW_OPT_STR, KVW_ARG(storage_size), NULL, 0, 0, "storage: test file size, e.g. 4GiB [1 GiB, --quick 256 MiB; at most half the free space]" },
+	{ "storage-file", KVW_OPT_STR, KVW_ARG(storage_file), NULL, 0, 0, "storage: use (and keep) this file instead of a temporary one" },
 	KVW_OPTS_OUTPUT,
 	KVW_OPT_END,
 };
@@ -340,6 +344,9 @@ static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 	if (a->catalog)
 		kvw_catalog_set_dir(a->catalog);
 	if (a->peer && (err = kvw_tcp_check_peer(a->peer, d)))
+		return err;
+	kvw_storage plan;
+	if ((a->storage_dir || a->storage_size || a->storage_file) && (err = kvw_storage_plan(a, a->quick, &plan, d)))
 		return err;
 	if (a->topology_xml && access(a->topology_xml, R_OK) != 0)
 		return kvw_fail(d, KVW_EINPUT, "--topology-xml: cannot read %s: %s", a->topology_xml, strerror(errno));

@@ -307,6 +307,29 @@ static kvw_err resolve_tp_link(const kvw_args *a, kvw_setup *s, kvw_diag *d)
 	return KVW_OK;
 }
 
+kvw_err kvw_setup_named_link(const kvw_setup *s, const char *name, kvw_link *out, char *source, size_t cap,
+                             char *kind, kvw_diag *d)
+{
+	const kvw_profile_link *pl = s->have_profile ? kvw_profile_find_link(&s->profile, name) : NULL;
+	if (pl) {
+		*out = pl->link;
+		snprintf(source, cap, "measured fit %s in %s: %.4g GB/s, alpha %.4g us%s", pl->name, s->profile.path,
+		         pl->link.bw / 1e9, pl->link.alpha_s * 1e6, s->profile.example ? " (EXAMPLE profile)" : "");
+		if (kind)
+			snprintf(kind, 16, "%s", pl->kind);
+		return KVW_OK;
+	}
+	kvw_hw_link l;
+	kvw_err err = kvw_catalog_link(name, &l, d);
+	if (err)
+		return err;
+	*out = (kvw_link){ .alpha_s = l.latency_s, .bw = l.bw };
+	snprintf(source, cap, "spec sheet %s: %.4g GB/s, latency %.4g us", l.name, l.bw / 1e9, l.latency_s * 1e6);
+	if (kind)
+		snprintf(kind, 16, "%s", l.kind);
+	return KVW_OK;
+}
+
 static void resolve_hbm(const kvw_args *a, kvw_setup *s, const kvw_hw_gpu *gpu)
 {
 	if (a->hbm_gbps > 0) {

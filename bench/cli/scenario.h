@@ -77,6 +77,13 @@ kvw_err kvw_setup_with_profile(const kvw_args *a, const json_t *profile, const c
  * KV of one ctx-token request fit the GPU; needs --hw. */
 kvw_err kvw_setup_auto_tp(kvw_setup *s, kvw_diag *d);
 
+/* A link by name besides --link (a cache tier's): the profile's link of
+ * that name when the setup has a profile with one, else the catalog's spec
+ * sheet; source (cap bytes) says which, with the numbers.  kind, when not
+ * NULL, receives the link's class (16 bytes). */
+kvw_err kvw_setup_named_link(const kvw_setup *s, const char *name, kvw_link *out, char *source, size_t cap,
+                             char *kind, kvw_diag *d);
+
 /* Summary fields and notes every model command prints. */
 void kvw_setup_describe(const kvw_setup *s, kvw_out *o, bool with_link);
 /* Does the deployment (s->sc.kv.tp) fit the GPU: weights per GPU, KV

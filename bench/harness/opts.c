@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const kvw_opt *lookup(const kvw_opt *t, const char *name, size_t len)
 {
@@ -211,6 +212,33 @@ void kvw_opts_help(const kvw_opt *t, FILE *f)
 			fprintf(f, " [default %s]", t->def);
 		fputc('\n', f);
 	}
+}
+
+kvw_err kvw_opts_bytes(const char *opt, const char *text, double *out, kvw_diag *d)
+{
+	static const struct { const char *unit; double scale; } units[] = {
+		{ "", 1 }, { "b", 1 }, { "kb", 1e3 }, { "mb", 1e6 }, { "gb", 1e9 }, { "tb", 1e12 }, { "pb", 1e15 },
+		{ "kib", 1024.0 }, { "mib", 1048576.0 }, { "gib", 1073741824.0 }, { "tib", 1099511627776.0 },
+		{ "pib", 1125899906842624.0 },
+	};
+	if (strcasecmp(text, "unbounded") == 0 || strcasecmp(text, "inf") == 0) {
+		*out = INFINITY;
+		return KVW_OK;
+	}
+	char *end;
+	double v = strtod(text, &end);
+	while (*end == ' ')
+		end++;
+	for (size_t i = 0; end != text && i < sizeof units / sizeof units[0]; i++) {
+		if (strcasecmp(end, units[i].unit) != 0)
+			continue;
+		if (!isfinite(v) || v < 0 || !isfinite(v * units[i].scale))
+			return kvw_fail(d, KVW_EUSAGE, "--%s: %s is not a size >= 0", opt, text);
+		*out = v * units[i].scale;
+		return KVW_OK;
+	}
+	return kvw_fail(d, KVW_EUSAGE, "--%s: '%s' is not a size (a number with B, kB, MB, GB, TB, PB, KiB, MiB, GiB, "
+	                "TiB or PiB; 1 GB = 1e9 B)", opt, text);
 }
 
 kvw_err kvw_opts_tolerance(const char *text, double *out, kvw_diag *d)

@@ -30,6 +30,12 @@ typedef struct kvw_args {
 	const char *output, *catalog, *weight_dtype, *out_dir, *tolerance, *junit, *from, *bind, *peer, *rdma_peer, *topology_xml;
 	const char *tp_text, *tp_link, *scenario;
 	kvw_strlist metrics, models, links;
+	/* kvwall cache, probe storage */
+	const char *trace, *hbm, *dram, *ssd, *remote, *dram_link, *ssd_link, *remote_link, *policy, *route;
+	const char *storage_dir, *storage_size, *storage_file;
+	long instances, gpus_per_node, block_tokens, points, max_requests;
+	double dram_gbps, ssd_gbps, remote_gbps;
+	bool no_prefetch, write_through, unique_without_hashes;
 	long ctx, tp, max_ctx, min_ctx, batch, ctx_steps, bw_steps, streams, port, idle_s, message_tokens;
 	double tflops, gbps, alpha_us, efficiency, hbm_gbps, overhead_us;
 	double compute_slowdown, copy_slowdown, bw_min, bw_max, sigma;
@@ -68,6 +74,11 @@ kvw_err kvw_opts_count(const char *name, const char *text, double lo, double hi,
 /* A comma list of such numbers ("1,2,4,8"), at most max, none twice. */
 kvw_err kvw_opts_count_list(const char *name, const char *text, double lo, double hi, long *out, int max, int *n,
                             kvw_diag *d);
+/* A size in bytes: a number with an optional unit, B, kB/KB, MB, GB, TB,
+ * PB (powers of 1000: 1 GB = 1e9 B) or KiB, MiB, GiB, TiB, PiB (powers of
+ * 1024), case-insensitive; "unbounded" (or "inf") is +INFINITY.  Refused:
+ * negative, not finite, an unknown unit.  opt names the option in errors. */
+kvw_err kvw_opts_bytes(const char *opt, const char *text, double *out, kvw_diag *d);
 /* --tolerance TEXT: "5%" or "0.05", in [0, 10] */
 kvw_err kvw_opts_tolerance(const char *text, double *out, kvw_diag *d);
 

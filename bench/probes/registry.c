@@ -8,12 +8,12 @@
 
 extern const kvw_probe kvw_probe_null, kvw_probe_host_memcpy, kvw_probe_hbm, kvw_probe_kv_pack;
 extern const kvw_probe kvw_probe_host_link, kvw_probe_peer, kvw_probe_prefill, kvw_probe_overlap, kvw_probe_tcp;
-extern const kvw_probe kvw_probe_rdma, kvw_probe_nccl, kvw_probe_topology, kvw_probe_decode;
+extern const kvw_probe kvw_probe_rdma, kvw_probe_nccl, kvw_probe_topology, kvw_probe_decode, kvw_probe_storage;
 
 static const kvw_probe *const registry[] = {
 	&kvw_probe_topology, &kvw_probe_null, &kvw_probe_host_memcpy, &kvw_probe_hbm, &kvw_probe_host_link, &kvw_probe_peer,
 	&kvw_probe_prefill, &kvw_probe_decode, &kvw_probe_overlap, &kvw_probe_kv_pack, &kvw_probe_tcp,
-	&kvw_probe_rdma, &kvw_probe_nccl,
+	&kvw_probe_rdma, &kvw_probe_nccl, &kvw_probe_storage,
 };
 #define N_PROBES ((int)(sizeof registry / sizeof registry[0]))
 

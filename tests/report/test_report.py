@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from checks import Checks  # noqa: E402
 
 sys.path.insert(0, HERE)
-from fixture import make_results  # noqa: E402
+from fixture import kv, make_results  # noqa: E402
 
 check = Checks("test_report")
 
@@ -133,6 +133,11 @@ DEPLOYMENTS = [("llama-3-8b", "auto"), ("deepseek-v3", "auto"), ("llama-3-70b", 
 def test_fixture(name, links, kept, failed_probe):
     with tempfile.TemporaryDirectory() as tmp:
         d = make_results(KVWALL, tmp, os.path.join(DATA, name), links, DEPLOYMENTS)
+        cache = name == FIXTURES[0][0]
+        if cache:
+            kv(KVWALL, "cache", "--model", "llama-3-8b", "--hw", "h100-sxm", "--dram", "256GB", "--ssd", "2TB",
+               "--points", "3", "--max-requests", "2000", "--instances", "4", "--json", "--output",
+               os.path.join(d, "cache.json"))
         layout = os.path.join(tmp, "layout.jsonl")
         p = subprocess.run([sys.executable, "-m", "reports", d], capture_output=True, text=True, cwd=ROOT,
                            env=dict(os.environ, KVW_REPORT_LAYOUT=layout))
@@ -178,6 +183,13 @@ def test_fixture(name, links, kept, failed_probe):
             check(any(f"<td>{failed_probe}</td>" in r for r in rows), f"{name}: {failed_probe} not shown failed")
         if prof.get("example"):
             check("hand-written EXAMPLE" in dom, f"{name}: example profile not labelled")
+        if cache:
+            check("Prefix cache: tiers, hit rates, load or recompute" in dom and 'id="cache-configs"' in dom,
+                  f"{name}: no prefix-cache section")
+            check('alt="hit rate vs tier size"' in dom and 'alt="TTFT vs DRAM size"' in dom, f"{name}: cache plots")
+            check(os.path.exists(os.path.join(d, "cache-curves.csv")), f"{name}: no cache-curves.csv")
+        else:
+            check("Prefix cache" not in dom, f"{name}: a cache section without cache.json")
 
 
 def test_validation():
