@@ -34,7 +34,7 @@ static const kvw_opt opts[] = {
 	{ "overhead-us", KVW_OPT_DBL, KVW_ARG(overhead_us), NULL, 0, 1e9, "fixed cost of one prefill, microseconds" },
 	{ "compute-slowdown", KVW_OPT_DBL, KVW_ARG(compute_slowdown), NULL, 1, 100, "prefill slowdown while a load runs (split)" },
 	{ "copy-slowdown", KVW_OPT_DBL, KVW_ARG(copy_slowdown), NULL, 1, 100, "load slowdown while a prefill runs (split)" },
-	{ "weight-dtype", KVW_OPT_STR, KVW_ARG(weight_dtype), "bf16", 0, 0, "weights, for --hbm's default from --hw" },
+	KVW_OPTS_MEMORY,
 	{ "hbm", KVW_OPT_STR, KVW_ARG(hbm), NULL, 0, 0, "KV cache in HBM per instance, e.g. 20GB [default: --hw memory x 0.9 - weights]" },
 	{ "dram", KVW_OPT_STR, KVW_ARG(dram), NULL, 0, 0, "DRAM tier per node, e.g. 512GB (absent if not given)" },
 	{ "ssd", KVW_OPT_STR, KVW_ARG(ssd), NULL, 0, 0, "SSD tier per node, e.g. 4TB (absent if not given)" },
@@ -100,19 +100,17 @@ static kvw_err hbm_capacity(const kvw_args *a, cache_cmd *c, double *out, kvw_di
 	kvw_err err = kvw_catalog_gpu(a->hw, &gpu, d);
 	if (err)
 		return err;
-	kvw_dtype wd;
-	if (!kvw_dtype_parse(a->weight_dtype, &wd) || wd == KVW_DT_TF32)
-		return kvw_fail(d, KVW_EUSAGE, "--weight-dtype: unknown dtype '%s'", a->weight_dtype);
-	double wb = wd == KVW_DT_FP8 ? 1 : wd == KVW_DT_INT4 ? 0.5 : wd == KVW_DT_FP32 ? 4 : 2;
-	kvw_mem_budget m = { .gpu_bytes = gpu.memory_bytes, .utilization = 0.9, .reserve_bytes = 0 };
-	double per_gpu = kvw_kv_capacity_per_gpu(&c->setup.arch, wb, (int)a->tp, &m);
+	const kvw_setup *st = &c->setup;
+	int tp = st->sc.kv.tp;
+	kvw_mem_budget m = st->have_gpu ? st->mem : (kvw_mem_budget){ gpu.memory_bytes, KVW_DEFAULT_GPU_MEM_UTIL, 0 };
+	double per_gpu = kvw_kv_capacity_per_gpu(&st->arch, st->weight_bytes, tp, &m);
 	if (!(per_gpu > 0))
-		return kvw_fail(d, KVW_EUSAGE, "%s's %s weights do not fit in %s's %.0f GB at TP %ld: raise --tp or give --hbm",
-		                c->setup.arch.name, a->weight_dtype, gpu.name, gpu.memory_bytes / 1e9, a->tp);
-	*out = per_gpu * (double)a->tp;
+		return kvw_fail(d, KVW_EUSAGE, "%s's weights (%s) do not fit in %s's %.0f GB at TP %d: raise --tp or give --hbm",
+		                st->arch.name, st->weight_source, gpu.name, gpu.memory_bytes / 1e9, tp);
+	*out = per_gpu * (double)tp;
 	snprintf(c->tier_source[KVW_TIER_HBM], sizeof c->tier_source[0],
-	         "default: %s %.0f GB x 0.9 (vLLM's gpu_memory_utilization) - %s weights, x TP %ld", gpu.name,
-	         gpu.memory_bytes / 1e9, a->weight_dtype, a->tp);
+	         "default: %s %.0f GB x %.2f (vLLM's gpu_memory_utilization) - weights (%s) - %.3g GB reserve, x TP %d",
+	         gpu.name, gpu.memory_bytes / 1e9, m.utilization, st->weight_source, m.reserve_bytes / 1e9, tp);
 	return KVW_OK;
 }
 
@@ -200,15 +198,16 @@ static kvw_err policies(const kvw_args *a, kvw_cache_study *s, kvw_diag *d)
 static kvw_err cluster(const kvw_args *a, cache_cmd *c, kvw_diag *d)
 {
 	kvw_cache_cfg *g = &c->study.base;
-	if (a->tp > a->gpus_per_node)
-		return kvw_fail(d, KVW_EUSAGE, "--tp %ld is more than --gpus-per-node %ld", a->tp, a->gpus_per_node);
+	int tp = c->setup.sc.kv.tp;
+	if (tp > a->gpus_per_node)
+		return kvw_fail(d, KVW_EUSAGE, "--tp %d is more than --gpus-per-node %ld", tp, a->gpus_per_node);
 	if (!kvw_router_find(a->route))
 		return kvw_fail(d, KVW_EUSAGE, "--route: unknown router '%s' (single, round-robin, prefix-aware)", a->route);
 	if (strcasecmp(a->route, "single") == 0 && kvw_opts_seen(a, "instances") && a->instances > 1)
 		return kvw_fail(d, KVW_EUSAGE, "--route single serves everything on one instance; drop --instances %ld",
 		                a->instances);
 	g->instances = strcasecmp(a->route, "single") == 0 ? 1 : (int)a->instances;
-	g->instances_per_node = (int)(a->gpus_per_node / a->tp);
+	g->instances_per_node = (int)(a->gpus_per_node / tp);
 	g->trace_block = c->w.hash_block > 0 ? c->w.hash_block : KVW_MOONCAKE_BLOCK;
 	g->block_tokens = kvw_opts_seen(a, "block-tokens") ? a->block_tokens : g->trace_block;
 	g->write_through = a->write_through;

@@ -13,6 +13,7 @@ from html import escape
 
 import matplotlib.pyplot as plt
 
+from .. import style
 from ..common import ReportError, img, png, read_json, table, write_csv
 
 POSITION = 55
@@ -42,8 +43,9 @@ def plot_hits(res, doc):
     tiers = [t for t in TIERS if any(k[0] == t for k in cs)]
     if not tiers:
         return None
-    fig, axes = plt.subplots(1, len(tiers), figsize=(4.2 * len(tiers), 3.4), squeeze=False)
-    for ax, t in zip(axes[0], tiers):
+    fig, axes = plt.subplots(len(tiers), 1, figsize=(style.WIDTH, 2.8 * len(tiers) + 0.4), squeeze=False)
+    flat = [row[0] for row in axes]
+    for ax, t in zip(flat, tiers):
         for (tier, pol), rows in sorted(cs.items()):
             if tier != t:
                 continue
@@ -51,12 +53,13 @@ def plot_hits(res, doc):
             ax.plot(x, [r[f"{t}_hit"] for r in rows], marker="o", ms=3, label=f"{pol}: {t}'s own hits")
             ax.plot(x, [r["token_hit"] for r in rows], ls="--", label=f"{pol}: whole cache")
         ax.set_xscale("log")
-        ax.set_xlabel(f"{t} size, GB (1e9 B)" + (" per instance" if t == "hbm" else " per node" if t != "remote" else ""))
-        ax.set_ylabel("token hit rate")
-        ax.set_title(f"{t}")
+        ax.set_xlabel(f"{t} size" + (" per instance" if t == "hbm" else " per node" if t != "remote" else "")
+                      + " (GB, 1e9 B)")
+        ax.set_ylabel("token hit rate (fraction)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(f"Prefix hit rate vs tier size: {doc.get('trace')} on {doc.get('model')}")
+    flat[0].set_title(f"Prefix hit rate vs tier size: {doc.get('trace')} on {doc.get('model')}")
+    fig.tight_layout()
     return png(fig, res["dir"], "cache-hits.png")
 
 
@@ -64,7 +67,7 @@ def plot_ttft(res, doc):
     cs = {k: v for k, v in curves(doc).items() if k[0] == "dram"}
     if not cs:
         return None
-    fig, ax = plt.subplots(figsize=(7, 3.4))
+    fig, ax = plt.subplots(figsize=(style.WIDTH, 3.6))
     for (_, pol), rows in sorted(cs.items()):
         x = [r["capacity_bytes"] / 1e9 for r in rows]
         ax.plot(x, [r["ttft_p50_s"] for r in rows], marker="o", ms=3, label=f"{pol} p50")
@@ -73,8 +76,8 @@ def plot_ttft(res, doc):
     if none:
         ax.axhline(none[0]["ttft_p90_s"], color="#999", lw=1, label="no cache p90")
     ax.set_xscale("log")
-    ax.set_xlabel("DRAM per node, GB (1e9 B)")
-    ax.set_ylabel("TTFT, s")
+    ax.set_xlabel("DRAM per node (GB, 1e9 B)")
+    ax.set_ylabel("TTFT (s)")
     ax.set_title("TTFT vs DRAM size (prefill-only FCFS instances)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
