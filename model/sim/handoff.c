@@ -53,7 +53,7 @@ static void rerate(kvw_sim *s, int p, int d, int cls)
 	}
 }
 
-static int32_t xfer_new(kvw_sim *s, int32_t r, int p, int d, double tokens)
+static int32_t xfer_new(kvw_sim *s, int32_t r, int p, int d, double tokens, bool defer)
 {
 	if (!sim_grow((void **)&s->xf, &s->cap_xf, s->n_xf + 1, sizeof *s->xf, s))
 		return -1;
@@ -65,7 +65,8 @@ static int32_t xfer_new(kvw_sim *s, int32_t r, int p, int d, double tokens)
 	x->fixed_s = kvw_sim_handoff_fixed_s(s->c, s->inst[p].tp, s->inst[d].tp, x->cls, tokens, &packed);
 	s->res->handoff_fixed_s += x->fixed_s;
 	s->res->handoffs_inter += x->cls;
-	kvw_heap_push(&s->heap, s->now + x->fixed_s, EV_XFER_START, id, 0);
+	if (!defer)
+		kvw_heap_push(&s->heap, s->now + x->fixed_s, EV_XFER_START, id, 0);
 	s->req[r].xfer = id;
 	return id;
 }
@@ -155,7 +156,7 @@ static void start_handoff(kvw_sim *s, int32_t r)
 	}
 	if (R->isl - k > 0) {
 		R->parts++;
-		xfer_new(s, r, p, d, (double)(R->isl - k));
+		xfer_new(s, r, p, d, (double)(R->isl - k), false);
 	} else {
 		release_prefill_side(s, R);
 	}
@@ -211,7 +212,14 @@ void sim_layerwise_begin(kvw_sim *s, int p, int32_t r)
 	R->t_handoff = s->now;
 	R->parts = 1;
 	s->res->handoffs++;
-	xfer_new(s, r, p, d, R->isl);
+	xfer_new(s, r, p, d, R->isl, true);
+}
+
+/* the first layer's KV exists once the pass has computed one layer */
+void sim_layerwise_launch(kvw_sim *s, int32_t r, double first_layer_s)
+{
+	sim_xfer *x = &s->xf[s->req[r].xfer];
+	kvw_heap_push(&s->heap, s->now + x->fixed_s + first_layer_s, EV_XFER_START, s->req[r].xfer, 0);
 }
 
 /* the last layer's share of the last chunk still has to cross after the

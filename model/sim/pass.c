@@ -211,6 +211,28 @@ static bool preempt_newest(kvw_sim *s, int i)
 	return false;
 }
 
+/* Before a running request is preempted, the newest prefill that holds
+ * KV here but has not finished gives its room back (it restarts later;
+ * its work so far is wasted) — vLLM preempts the newest request, and a
+ * prefill in progress is newer than the running batch. */
+static bool evict_partial(kvw_sim *s, int i)
+{
+	sim_inst *I = &s->inst[i];
+	for (size_t k = I->q.len; k-- > 0;) {
+		sim_req *R = &s->req[sim_ring_at(&I->q, k)];
+		if (R->mem <= 0 || R->job == JOB_SPLIT || R->layerwise)
+			continue;
+		sim_mem(s, i, -R->mem);
+		I->waste_s += R->job_done * I->tok_s * I->tp;
+		I->queued_tokens += R->job_done;
+		R->mem = 0;
+		R->job_done = 0;
+		s->res->preemptions++;
+		return true;
+	}
+	return false;
+}
+
 static void finish_due(kvw_sim *s, int i)
 {
 	sim_inst *I = &s->inst[i];
@@ -249,13 +271,17 @@ static void pick_chunks(kvw_sim *s, int i, long budget, double *before, double *
 			break;
 		}
 		double remaining = R->job_target - R->job_done, take = fmin(remaining, (double)budget);
-		double room = I->cap - I->used - chunk_need(s, R, 0);
+		/* the batch grows this pass too; a new prompt also leaves it a block each of headroom */
+		double room = I->cap - I->used - I->n_dec - chunk_need(s, R, 0)
+			- (R->job_done == 0 ? (double)I->n_dec * s->c->block_tokens : 0);
 		if (R->job != JOB_SPLIT && take > room)
 			take = floor(room);
 		if (take < 1)
 			break;
-		if (R->job == JOB_PREFILL && R->job_done == 0 && I->role == KVW_ROLE_PREFILL && s->dep->layerwise)
+		if (R->job == JOB_PREFILL && R->job_done == 0 && I->role == KVW_ROLE_PREFILL && s->dep->layerwise) {
 			sim_layerwise_begin(s, i, r);
+			I->lw_new |= R->layerwise;
+		}
 		double need = chunk_need(s, R, take);
 		sim_mem(s, i, need);
 		R->mem += need;
@@ -338,12 +364,13 @@ void sim_kick(kvw_sim *s, int i)
 	}
 	merge_joining(s, I);
 	while (I->n_run && I->used + I->n_run > I->cap)
-		if (!preempt_newest(s, i))
+		if (!evict_partial(s, i) && !preempt_newest(s, i))
 			break;
 	I->n_dec = I->n_run;
 	long budget = I->role == KVW_ROLE_PREFILL || I->n_dec == 0 ? I->chunk : I->chunk - I->n_dec;
 	double before[SIM_MAX_CHUNKS], tok[SIM_MAX_CHUNKS];
 	I->n_ch = 0;
+	I->lw_new = false;
 	pick_chunks(s, i, budget, before, tok);
 	if (I->n_ch == 0 && I->n_dec == 0)
 		return;
@@ -352,6 +379,10 @@ void sim_kick(kvw_sim *s, int i)
 		return;
 	}
 	double dur = kvw_sim_pass_s(s->c, I->tp, I->n_ch, before, tok, I->n_dec, I->sum_ctx);
+	for (int k = 0; I->lw_new && k < I->n_ch; k++)
+		if (s->req[I->ch_r[k]].layerwise && s->req[I->ch_r[k]].job_done == 0)
+			sim_layerwise_launch(s, I->ch_r[k], dur / s->c->sc->arch->n_layers);
+	I->lw_new = false;
 	I->win_k = 1;
 	I->busy = true;
 	I->t_start = s->now;

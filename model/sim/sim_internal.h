@@ -60,7 +60,7 @@ typedef struct sim_inst {
 	int n_run;
 	double sum_ctx;
 	int64_t step;
-	bool busy;
+	bool busy, lw_new;
 	uint32_t ver;
 	double t_start;
 	int n_ch, n_dec;
@@ -124,6 +124,7 @@ void sim_kick(kvw_sim *s, int i);
 void sim_pass_end(kvw_sim *s, int i);
 void sim_prefill_done(kvw_sim *s, int i, int32_t r);
 void sim_layerwise_begin(kvw_sim *s, int i, int32_t r);
+void sim_layerwise_launch(kvw_sim *s, int32_t r, double first_layer_s);
 void sim_first_token(kvw_sim *s, int32_t r);
 void sim_finish(kvw_sim *s, int32_t r);
 void sim_xfer_start(kvw_sim *s, int32_t x);
