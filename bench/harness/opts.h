@@ -14,7 +14,7 @@
 #include "kvw_err.h"
 
 #define KVW_MAX_POSITIONAL 32
-#define KVW_MAX_SEEN 48
+#define KVW_MAX_SEEN 64
 
 #define KVW_MAX_LIST 16
 
@@ -28,6 +28,11 @@ typedef struct kvw_strlist {
 typedef struct kvw_args {
 	const char *model, *config, *hw, *link, *profile, *kv_dtype, *dtype;
 	const char *output, *catalog, *weight_dtype, *out_dir, *tolerance, *junit, *from, *bind, *peer, *rdma_peer, *topology_xml;
+	/* kvwall plan */
+	const char *trace, *isl, *osl, *tps, *chunks, *deployments, *route, *intra_link;
+	long synthetic, seed, max_requests, gpus, gpus_per_node, threshold, jobs, prefill_chunk, decode_chunk;
+	double rate, cv, rate_scale, ttft_ms, tpot_ms, percentile, attainment, mem_util, reserve_gb;
+	double handshake_us, desc_us, launch_us;
 	kvw_strlist metrics, models, links;
 	long ctx, tp, max_ctx, min_ctx, batch, ctx_steps, bw_steps, streams, port, idle_s, message_tokens;
 	double tflops, gbps, alpha_us, efficiency, hbm_gbps, overhead_us;
