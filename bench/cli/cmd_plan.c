@@ -627,6 +627,17 @@ static void pareto(plan_state *p)
 	free(valid);
 }
 
+/* which budget a run missed, in words */
+static const char *failed_words(const kvw_sim_result *r, const kvw_slo *slo)
+{
+	bool ttft = r->attain_ttft < slo->attainment, tpot = r->attain_tpot < slo->attainment;
+	if (ttft && tpot)
+		return "both the TTFT and the TPOT budget failed";
+	if (tpot || (!ttft && r->attain_tpot < r->attain_ttft))
+		return "the TPOT budget failed";
+	return "the TTFT budget failed";
+}
+
 static kvw_err nothing_meets(plan_state *p, kvw_diag *d)
 {
 	int b = 0;
@@ -637,10 +648,10 @@ static kvw_err nothing_meets(plan_state *p, kvw_diag *d)
 	char name[160];
 	name_of(j, name, sizeof name);
 	const kvw_sim_result *r = &j->g.at;
-	const char *failed = r->attain_ttft < r->attain_tpot ? "TTFT" : "TPOT";
 	return kvw_fail(d, KVW_EREGRESSION, "no deployment meets the SLOs at any rate down to 1/4096 of the workload's: "
-	                "best attainment %.1f%% (%s; TTFT %.1f%%, TPOT %.1f%%), %s failed first; loosen --ttft-ms / "
-	                "--tpot-ms or add GPUs", 100 * r->attain, name, 100 * r->attain_ttft, 100 * r->attain_tpot, failed);
+	                "best attainment %.1f%% (%s; TTFT %.1f%%, TPOT %.1f%% of requests within budget): %s; loosen "
+	                "--ttft-ms / --tpot-ms or add GPUs", 100 * r->attain, name, 100 * r->attain_ttft,
+	                100 * r->attain_tpot, failed_words(r, &p->in.slo));
 }
 
 static kvw_err fixed_rate(const kvw_args *a, int argc, char **argv, plan_state *p, kvw_diag *d)
@@ -669,13 +680,14 @@ static kvw_err fixed_rate(const kvw_args *a, int argc, char **argv, plan_state *
 	kvw_out_field(&o, "rate_rps", "offered rate", "%.4g req/s", kvw_num(p->jobs[best].r.offered_rps));
 	inputs_fields(&o, p, a);
 	notes(&o, p);
-	table(&o, p, true);
+	p->sims = p->n_jobs;
+	table(&o, p, a->json || a->csv);
 	kvw_err err = kvw_out_emit(&o, a, argc, argv, d);
 	kvw_out_free(&o);
 	if (!err && !p->jobs[best].r.slo_met)
 		err = kvw_fail(d, KVW_EREGRESSION, "at rate scale %g no deployment meets the SLOs: best attainment %.1f%% "
-		               "(%s), %s failed first", a->rate_scale, 100 * p->jobs[best].r.attain, name,
-		               p->jobs[best].r.attain_ttft < p->jobs[best].r.attain_tpot ? "TTFT" : "TPOT");
+		               "(%s): %s", a->rate_scale, 100 * p->jobs[best].r.attain, name,
+		               failed_words(&p->jobs[best].r, &p->in.slo));
 	return err;
 }
 

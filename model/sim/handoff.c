@@ -152,6 +152,7 @@ static void start_handoff(kvw_sim *s, int32_t r)
 		R->parts++;
 		s->inst[d].queued_tokens += (double)k;
 		sim_ring_push(&s->inst[d].q, r, false, s);
+		s->waiting++;
 		s->res->handoffs_split += k < R->isl;
 	}
 	if (R->isl - k > 0) {

@@ -63,12 +63,6 @@ void sim_ring_push(sim_ring *q, int32_t r, bool front, kvw_sim *s)
 		q->v[(q->head + q->len) % q->cap] = r;
 	}
 	q->len++;
-	if ((long)q->len > s->o->max_waiting && !s->stop) {
-		s->res->status = KVW_SIM_OVERLOADED;
-		snprintf(s->res->why, sizeof s->res->why, "a queue passed %ld waiting requests at t = %.4g s",
-		         s->o->max_waiting, s->now);
-		s->stop = true;
-	}
 }
 
 int32_t sim_ring_at(const sim_ring *q, size_t i)
@@ -205,6 +199,7 @@ static bool preempt_newest(kvw_sim *s, int i)
 		R->job_done = 0;
 		I->queued_tokens += R->job_target;
 		sim_ring_push(&I->q, r, true, s);
+		s->waiting++;
 		s->res->preemptions++;
 		return true;
 	}
@@ -416,6 +411,7 @@ void sim_pass_end(kvw_sim *s, int i)
 		charge_recompute(I, R, dur * I->tp * I->ch_tok[c] / T);
 		if (R->job_done >= R->job_target) {
 			sim_ring_pop(&I->q); /* chunks come from the head, in order */
+			s->waiting--;
 			sim_prefill_done(s, i, I->ch_r[c]);
 		}
 	}

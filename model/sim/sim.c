@@ -219,6 +219,12 @@ static void arrive(kvw_sim *s, int32_t r)
 	R->state = RQ_QUEUED;
 	I->queued_tokens += R->job_target;
 	sim_ring_push(&I->q, r, false, s);
+	if (++s->waiting > s->o->max_waiting && !s->stop) {
+		s->res->status = KVW_SIM_OVERLOADED;
+		snprintf(s->res->why, sizeof s->res->why, "more than %ld requests waiting for a prefill at t = %.4g s",
+		         s->o->max_waiting, s->now);
+		s->stop = true;
+	}
 	sim_kick(s, i);
 }
 

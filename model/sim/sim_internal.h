@@ -108,6 +108,7 @@ struct kvw_sim {
 	long met, met_ttft, met_tpot;
 	double *ttft_v, *tpot_v, *e2e_v;
 	size_t n_tpot_v, n_first;
+	long waiting;          /* prefill jobs queued over all instances */
 	bool oom, stop;
 	double ttft_thr, tpot_thr;
 };

@@ -297,7 +297,7 @@ static void test_limits(void)
 	kvw_sim_opts o = { .rate_scale = 1e12, .max_waiting = 100 };
 	kvw_diag d = { "" };
 	CHECK(kvw_sim_run(&c, &dep, &w, &loose, &o, &r, &d) == KVW_OK);
-	CHECK(r.status == KVW_SIM_OVERLOADED && strstr(r.why, "waiting requests"));
+	CHECK(r.status == KVW_SIM_OVERLOADED && strstr(r.why, "requests waiting"));
 	/* without the bound it finishes: a finite trace drains */
 	o.max_waiting = 0;
 	CHECK(kvw_sim_run(&c, &dep, &w, &loose, &o, &r, &d) == KVW_OK);
