@@ -368,7 +368,7 @@ static void slo(const kvw_args *a, plan_inputs *in)
 	in->slo = (kvw_slo){ a->ttft_ms * 1e-3, a->tpot_ms * 1e-3, a->percentile, a->attainment / 100 };
 	/* a queue holding a quarter of a finite trace is how "grows without bound" looks */
 	size_t n = in->bisect.max_requests;
-	in->bisect.max_waiting = (long)(n / 4 > 1000 ? n / 4 : 1000);
+	in->bisect.max_waiting = (long)(n / 4 > 16 ? n / 4 : 16);
 	in->bisect.rel_tol = 0.02;
 	in->jobs = a->jobs > 0 ? (int)a->jobs : plan_cores();
 }

@@ -15,10 +15,11 @@
  *                  chunks).  Prompts go to the P-heavy instance with the least
  *                  queued prefill, short ones (at most a D-heavy chunk) to a
  *                  D-heavy one when it would start them sooner; a request
- *                  prefilled on a P-heavy instance decodes there unless that
- *                  instance's passes are longer than the TPOT budget, in which
- *                  case its KV moves to the D-heavy instance with the most
- *                  room (when it has room for it).
+ *                  prefilled on a P-heavy instance moves its KV to the D-heavy
+ *                  instance with the most room, so that P-heavy passes stay
+ *                  prefill and decodes stay in short passes, and decodes where
+ *                  it was prefilled only when no D-heavy instance has room (the
+ *                  rule reads no SLO, so a looser budget never routes worse).
  * Ties go to the lowest instance index.
  */
 #include "sim_internal.h"
@@ -111,7 +112,7 @@ static int hyb_prefill(kvw_sim *s, int32_t r)
 
 static int hyb_decode(kvw_sim *s, int32_t r, int from)
 {
-	if (s->inst[from].group == 1 || s->inst[from].last_pass_s <= s->slo->tpot_s)
+	if (s->inst[from].group == 1)
 		return from;
 	int d = kvw_sim_least_used(s, 1);
 	return kvw_sim_free_tokens(s, d) >= s->req[r].isl + s->c->block_tokens && !s->inst[d].hold.len ? d : from;
@@ -119,7 +120,7 @@ static int hyb_decode(kvw_sim *s, int32_t r, int from)
 
 static const kvw_deploy_ops hybrid = {
 	"hybrid", "P-heavy and D-heavy instances that both prefill and decode; decodes move off P-heavy ones "
-	"whose passes exceed the TPOT budget (TaiChi)",
+	"when a D-heavy one has room (TaiChi)",
 	hyb_prefill, hyb_decode,
 };
 
