@@ -24,6 +24,7 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DKVW_WERROR=ON | grep -A12 "kvwa
 cmake --build build -j "$jobs"
 echo "== benchmark (informational, not a test)" >&2
 ./build/bench_sweep
+./build/bench_plan ./build/kvwall
 
 echo "== tests, Release" >&2
 ctest --test-dir build --output-on-failure
