@@ -6,6 +6,7 @@
 #     profile.json     every probe's records (kvwall.profile/1); skipped ones say why
 #     hw.json          the catalog spec sheets used for comparison
 #     crossover-<model>-<link>[-layerwise].json, sweep-<model>.csv
+#     plan.json        kvwall plan: the deployment for 8 GPUs on the conversation trace
 #     run.json         how this run was made
 #     report.html      the decision report (self-contained), with its PNGs and CSVs
 #
@@ -173,6 +174,26 @@ for m in "${model_list[@]}"; do
   "$kvwall" sweep --model "$m" --hw "$hw" "${profile_args[@]}" --ctx-steps 24 --bw-steps 24 --bw-min 0.1 \
     --bw-max 2000 --csv --output "$tmpdir/sweep-$m.csv"
 done
+
+# ---- kvwall plan: the default deployment plan (issue 14) --------------------
+# The bundled Mooncake conversation trace on 8 GPUs of this node's kind (its
+# measured profile when the probes ran, else the --hw spec sheet), for the
+# first model of --models; --quick replays its first 2000 requests.  A model
+# that cannot run on 8 GPUs is skipped with the reason.  plan.json feeds the
+# report's plan section.
+plan_model=${model_list[0]}
+plan_args=(--model "$plan_model" --hw "$hw" "${profile_args[@]}" --trace mooncake-conversation --gpus 8)
+[ -n "$quick" ] && plan_args+=(--max-requests 2000)
+step "  plan: $plan_model on 8 x $hw over the mooncake-conversation trace (every deployment searched)"
+plan_rc=0
+"$kvwall" plan "${plan_args[@]}" --json --output "$tmpdir/plan.json" 2>"$tmpdir/plan.err" || plan_rc=$?
+if [ "$plan_rc" -eq 0 ]; then
+  python3 -c 'import json, sys; print("  plan:", json.load(open(sys.argv[1]))["answer"])' "$tmpdir/plan.json" >&2
+  rm -f "$tmpdir/plan.err"
+else
+  step "  plan: none written (exit $plan_rc): $(tail -1 "$tmpdir/plan.err")"
+fi
+# ---- end of kvwall plan -----------------------------------------------------
 
 python3 - "$tmpdir/run.json" "$hw" "$mode" "$stamp" "$*" "$($kvwall --version)" <<'EOF'
 import json, sys
