@@ -2,12 +2,16 @@
  * per-request physics (kvw_model.h); the formulas are in kvw_sim.h.
  *
  * Two functions stand between this file and work another engineer is
- * doing at the same time, so the merge is one line each:
- *   tp_comm_s()   the all-reduces a pass pays under TP; when timing.c's
- *                 prefill pays them itself, prefill passes stop adding them
- *                 here (decode passes keep them).
- *   kvw_sim_link_bw()  a link's usable bandwidth; when the spec sheets
- *                 carry an achieved fraction, it multiplies in here.
+ * doing at the same time (prefill under TP paying its all-reduces in
+ * timing.c, and an achieved fraction on each link spec sheet), so that the
+ * merge is one line each:
+ *   tp_comm_s()        the all-reduces a pass pays under TP: today comm.c's
+ *                      kvw_tp_allreduce_s over the intra-node link; when the
+ *                      physics has its own per-pass TP cost, this calls it.
+ *                      (Passes here add the physics' terms themselves and do
+ *                      not call kvw_recompute_s, so nothing is counted twice.)
+ *   kvw_sim_link_bw()  a link's usable bandwidth: today the spec's; when the
+ *                      sheets carry an achieved fraction, it multiplies in.
  */
 #include "kvw_sim.h"
 

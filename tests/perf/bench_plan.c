@@ -71,6 +71,7 @@ static void search(const char *kvwall)
 			load[0] = 0;
 		fclose(f);
 	}
+	fflush(stdout);
 	double t0 = wall_now();
 	pid_t pid = fork();
 	if (pid == 0) {
