@@ -185,6 +185,8 @@ kvw_err plan_read_decode(const json_t *profile, const char *where, kvw_decode_ta
 		if (json_is_number(f) && json_number_value(f) > 0 && json_number_value(f) < layer)
 			fixed = json_number_value(f);
 		int bi = index_of(t->batch, &t->n_batch, b, KVW_SIM_GRID), ci = index_of(t->ctx, &t->n_ctx, c, KVW_SIM_GRID);
+		if (t->bw[bi][ci] > 0)
+			return kvw_fail(d, KVW_EINPUT, "%s: decode.points[%zu]: batch %g, ctx %g given twice", where, i, b, c);
 		t->fixed_s[bi][ci] = fixed;
 		t->bw[bi][ci] = bytes / (layer - fixed); /* the bytes part's bandwidth */
 	}
