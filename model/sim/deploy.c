@@ -10,7 +10,13 @@
  *                  it recompute part of the prefix while the rest ships.
  *   hybrid         TaiChi's idea (Wang et al., "Prefill-Decode Aggregation or
  *                  Disaggregation? Unifying Both for Goodput-Optimized LLM
- *                  Serving", 2025): every instance does both, P-heavy ones
+ *                  Serving", arXiv 2508.01989, 2025: prefill-heavy and
+ *                  decode-heavy instances, three sliders — their ratio and
+ *                  each one's chunk size — with "flowing decode" and
+ *                  "length-aware prefill" scheduling).  Here the ratio is
+ *                  searched and the chunks are the largest and smallest of
+ *                  the search's; the rules below are simpler than TaiChi's
+ *                  SLO-driven latency shifting.  Every instance does both, P-heavy ones
  *                  (group 0, large chunks) and D-heavy ones (group 1, small
  *                  chunks).  Prompts go to the P-heavy instance with the least
  *                  queued prefill, short ones (at most a D-heavy chunk) to a
