@@ -46,9 +46,11 @@
  *               default, recompute mode): its KV is dropped and it is
  *               queued first, to recompute its prompt and the tokens it had
  *               generated, counted as wasted recompute.
- *   KV memory   per instance: TP x (utilisation x GPU memory - weights per
- *               GPU - reserve) / KV bytes per token per GPU, in tokens; a
- *               running request holds ctx + one block (fragmentation bound).
+ *   KV memory   per instance, in tokens: (utilisation x GPU memory - weights
+ *               per GPU - reserve) / KV bytes one token costs on one GPU of
+ *               the instance (memory.c's capacity; each of the TP GPUs holds
+ *               its share of every token); a running request holds its
+ *               context + one block (the fragmentation bound).
  *   ties        events at one time run in the order they were scheduled
  *               (heap ordered by (time, sequence)); arrivals first; among
  *               equally loaded instances the lowest index wins.
