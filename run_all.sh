@@ -9,6 +9,7 @@
 #     deployments.json the deployments modelled: model x TP x KV dtype x block size
 #     crossover-<deployment>-<link>-{handoff,prefix}.json, sweep-<deployment>.csv
 #     cache.json       kvwall cache: the prefix cache study (hit rates, TTFT, per-tier decisions)
+#     plan.json        kvwall plan: the deployment for 8 GPUs on the conversation trace
 #     run.json         how this run was made
 #     report.html      the decision report (self-contained), with its PNGs and CSVs
 #
@@ -290,6 +291,29 @@ if ! "$kvwall" cache "$cmflag" "$cmval" --tp "$ctp" --kv-dtype "$ckv" --hw "$hw"
 else
   rm -f "$tmpdir/cache.txt"
 fi
+
+# ---- kvwall plan: the default deployment plan (issue 14) --------------------
+# The bundled Mooncake conversation trace on 8 GPUs of this node's kind (its
+# measured profile when the probes ran, else the --hw spec sheet), for the
+# first deployment's model (plan searches TP itself); --quick replays its
+# first 2000 requests.  A model
+# that cannot run on 8 GPUs is skipped with the reason.  plan.json feeds the
+# report's plan section.
+plan_model=$cmval
+plan_args=("$cmflag" "$cmval" --kv-dtype "$ckv" --hw "$hw" ${profile_args[@]+"${profile_args[@]}"}
+           --trace mooncake-conversation --gpus 8)
+[ -n "$quick" ] && plan_args+=(--max-requests 2000)
+step "  plan: $plan_model on 8 x $hw over the mooncake-conversation trace (every deployment searched)"
+plan_rc=0
+"$kvwall" plan "${plan_args[@]}" --json --output "$tmpdir/plan.json" 2>"$tmpdir/plan.err" || plan_rc=$?
+if [ "$plan_rc" -eq 0 ]; then
+  python3 -c 'import json, sys; print("  plan:", json.load(open(sys.argv[1]))["answer"])' "$tmpdir/plan.json" >&2
+  rm -f "$tmpdir/plan.err"
+else
+  step "  plan: none written (exit $plan_rc): $(tail -1 "$tmpdir/plan.err")"
+fi
+# ---- end of kvwall plan -----------------------------------------------------
+
 
 python3 - "$tmpdir" "$hw" "$mode" "$stamp" "$*" "$("$kvwall" --version | tr '\n' ' ')" "$include_loopback" \
   "$links" "$ctx" <<'PY'

@@ -12,6 +12,7 @@ model itself, so the page shows exactly the numbers the CLI produced:
                                       the handoff after a prefill (handoff; older
                                       files: transfer_mode layerwise)
   sweep-<model>.csv                   kvwall sweep --csv
+  plan.json                           kvwall plan --json (deployment plan, optional)
 
 The page is self-contained (images embedded as base64 PNG) and opens
 with the verdict table.  Every number is labelled measured or spec sheet.
@@ -35,7 +36,7 @@ def load(directory):
     if not os.path.isdir(directory):
         raise ReportError(f"{directory} is not a directory")
     res = {"dir": directory, "run": {}, "profile": None, "hw": [], "crossover": [], "handoff": [], "sweeps": {},
-           "validation": None}
+           "validation": None, "plan": None}
     path = os.path.join(directory, "run.json")
     if os.path.exists(path):
         res["run"] = read_json(path)
@@ -66,8 +67,13 @@ def load(directory):
             raise ReportError(f"{path}: not an analysed kvwall.validation/1 document (kvwall validate --out)")
         if res["profile"] is None:
             res["profile"] = res["validation"].get("profile")
-    if not res["crossover"] and not res["handoff"] and res["profile"] is None:
-        raise ReportError(f"{directory}: no crossover-*.json, profile.json or validation.json")
+    path = os.path.join(directory, "plan.json")
+    if os.path.exists(path):
+        res["plan"] = read_json(path)
+        if res["plan"].get("schema") != "kvwall.plan/1" or "configurations" not in res["plan"]:
+            raise ReportError(f"{path}: not a kvwall.plan/1 document (kvwall plan --json)")
+    if not res["crossover"] and not res["handoff"] and res["profile"] is None and res["plan"] is None:
+        raise ReportError(f"{directory}: no crossover-*.json, profile.json, validation.json or plan.json")
     return res
 
 

@@ -30,6 +30,7 @@ echo "== benchmarks (informational, not tests)" >&2
 ./build/bench_sweep
 ./build/bench_cache
 python3 tests/perf/bench_storage.py ./build/kvwall /var/tmp --size 256MiB --rounds 1 --fio-seconds 1 || echo "bench_storage: failed (see cli.storage)" >&2
+./build/bench_plan ./build/kvwall
 
 echo "== tests, Release" >&2
 ctest --test-dir build --output-on-failure

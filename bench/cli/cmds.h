@@ -16,6 +16,6 @@ typedef struct kvw_cmd {
 
 extern const kvw_cmd kvw_cmd_kv, kvw_cmd_crossover, kvw_cmd_split, kvw_cmd_sweep;
 extern const kvw_cmd kvw_cmd_models, kvw_cmd_hw, kvw_cmd_probe, kvw_cmd_compare, kvw_cmd_baseline, kvw_cmd_serve,
-	kvw_cmd_validate, kvw_cmd_cache;
+	kvw_cmd_validate, kvw_cmd_cache, kvw_cmd_plan;
 
 #endif

@@ -15,6 +15,7 @@
 static const kvw_cmd *const commands[] = {
 	&kvw_cmd_kv, &kvw_cmd_crossover, &kvw_cmd_split, &kvw_cmd_sweep, &kvw_cmd_models, &kvw_cmd_hw,
 	&kvw_cmd_probe, &kvw_cmd_compare, &kvw_cmd_baseline, &kvw_cmd_serve, &kvw_cmd_validate, &kvw_cmd_cache,
+	&kvw_cmd_plan,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -14,7 +14,7 @@
 #include "kvw_err.h"
 
 #define KVW_MAX_POSITIONAL 32
-#define KVW_MAX_SEEN 48
+#define KVW_MAX_SEEN 64
 
 #define KVW_MAX_LIST 16
 
@@ -29,6 +29,11 @@ typedef struct kvw_args {
 	const char *model, *config, *hw, *link, *profile, *kv_dtype, *dtype;
 	const char *output, *catalog, *weight_dtype, *out_dir, *tolerance, *junit, *from, *bind, *peer, *rdma_peer, *topology_xml;
 	const char *tp_text, *tp_link, *scenario;
+	/* kvwall plan (trace, route, max_requests, gpus_per_node: below, shared with kvwall cache) */
+	const char *isl, *osl, *tps, *chunks, *deployments, *intra_link;
+	long synthetic, seed, gpus, threshold, jobs, prefill_chunk, decode_chunk;
+	double rate, cv, rate_scale, ttft_ms, tpot_ms, percentile, attainment;
+	double handshake_us, desc_us, launch_us;
 	kvw_strlist metrics, models, links;
 	/* kvwall cache, probe storage */
 	const char *trace, *hbm, *dram, *ssd, *remote, *dram_link, *ssd_link, *remote_link, *policy, *route;

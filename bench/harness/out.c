@@ -106,7 +106,7 @@ static void render_value(char *buf, size_t cap, const json_t *v, const char *fmt
 
 static void render_human(const kvw_out *o, FILE *f)
 {
-	char buf[1024]; /* long enough for a sentence (crossover's answer) */
+	char buf[2048]; /* long enough for a sentence (crossover's answer, plan's why) */
 	if (o->title[0])
 		fprintf(f, "%s\n", o->title);
 	for (int i = 0; i < o->n_fields; i++) {
@@ -166,7 +166,7 @@ static void csv_cell(FILE *f, const char *s)
 
 static void render_csv(const kvw_out *o, FILE *f)
 {
-	char buf[1024]; /* long enough for a sentence (crossover's answer) */
+	char buf[2048]; /* long enough for a sentence (crossover's answer, plan's why) */
 	bool table = o->table_key && o->n_cols;
 	int n = table ? o->n_cols : o->n_fields;
 	while (!table && n > 0 && !o->fields[n - 1].label)

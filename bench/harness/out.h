@@ -18,7 +18,7 @@
 #include "opts.h"
 
 #define KVW_OUT_MAX_FIELDS 64
-#define KVW_OUT_MAX_COLS 16
+#define KVW_OUT_MAX_COLS 48
 #define KVW_OUT_MAX_NOTES 24
 
 typedef struct kvw_field {

@@ -251,6 +251,25 @@ def test_overlap_check_can_fail():
     plt.close(fig)
 
 
+def test_plan_section():
+    """kvwall plan --json alone makes a report with its plan section: the
+    winner in words, the four plan plots, the engines' settings, plan.csv"""
+    with tempfile.TemporaryDirectory() as tmp:
+        d = os.path.join(tmp, "plan")
+        os.makedirs(d)
+        kv(KVWALL, "plan", "--model", "llama-3-8b", "--hw", "h100-sxm", "--synthetic", "400", "--rate", "4", "--gpus", "4",
+           "--tps", "1,2", "--json", "--output", os.path.join(d, "plan.json"))
+        p = subprocess.run([sys.executable, "-m", "reports", d], capture_output=True, text=True, cwd=ROOT)
+        check(p.returncode == 0, f"plan report: exit {p.returncode}: {p.stderr}")
+        dom, console, _ = browser("file://" + os.path.join(d, "report.html"), tmp)
+        check(console == [], f"plan report: console messages {console}")
+        check("Deployment plan" in dom and " wins with " in dom, "plan section with the winner in words")
+        for alt in ("goodput per GPU by deployment", "attainment vs rate", "Pareto front", "goodput vs link bandwidth"):
+            check(f'alt="{alt}" src="data:image/png;base64,' in dom, f"plan plot embedded: {alt}")
+        check('id="plan-engines"' in dom and "vllm" in dom, "engine settings table")
+        check(os.path.exists(os.path.join(d, "plan.csv")), "plan.csv written")
+
+
 def test_console_check_can_fail():
     with tempfile.TemporaryDirectory() as tmp:
         page = os.path.join(tmp, "bad.html")
@@ -281,6 +300,7 @@ def main():
         test_fixture(name, links, kept, failed_probe)
     test_validation()
     test_overlap_check_can_fail()
+    test_plan_section()
     test_console_check_can_fail()
     test_bad_input()
     return check.done()
