@@ -285,8 +285,10 @@ IFS=$'\t' read -r _ cmflag cmval ctp ckv _ _ <<<"${dep_list[0]}"
 cache_args=(--points 10)
 [ -n "$quick" ] && cache_args=(--points 4 --max-requests 4000)
 step "  prefix cache: mooncake-conversation through HBM, 512 GB DRAM and 4 TB SSD per node for $cmval at TP $ctp (kvwall cache)"
-if ! "$kvwall" cache "$cmflag" "$cmval" --tp "$ctp" --kv-dtype "$ckv" --hw "$hw" ${profile_args[@]+"${profile_args[@]}"} \
-    --dram 512GB --ssd 4TB "${cache_args[@]}" --json --output "$tmpdir/cache.json" 2>"$tmpdir/cache.txt"; then
+# (run inside the results directory, as the model step: --profile profile.json is relative)
+if ! (cd "$tmpdir" && "$kvwall" cache "$cmflag" "$cmval" --tp "$ctp" --kv-dtype "$ckv" --hw "$hw" \
+    ${profile_args[@]+"${profile_args[@]}"} --dram 512GB --ssd 4TB "${cache_args[@]}" --json --output cache.json \
+    2>cache.txt); then
   step "  kvwall cache failed: $(tail -1 "$tmpdir/cache.txt")"
 else
   rm -f "$tmpdir/cache.txt"
@@ -296,16 +298,15 @@ fi
 # The bundled Mooncake conversation trace on 8 GPUs of this node's kind (its
 # measured profile when the probes ran, else the --hw spec sheet), for the
 # first deployment's model (plan searches TP itself); --quick replays its
-# first 2000 requests.  A model
-# that cannot run on 8 GPUs is skipped with the reason.  plan.json feeds the
-# report's plan section.
+# first 2000 requests.  A model that cannot run on 8 GPUs is skipped with
+# the reason.  plan.json feeds the report's plan section.
 plan_model=$cmval
 plan_args=("$cmflag" "$cmval" --kv-dtype "$ckv" --hw "$hw" ${profile_args[@]+"${profile_args[@]}"}
            --trace mooncake-conversation --gpus 8)
 [ -n "$quick" ] && plan_args+=(--max-requests 2000)
 step "  plan: $plan_model on 8 x $hw over the mooncake-conversation trace (every deployment searched)"
 plan_rc=0
-"$kvwall" plan "${plan_args[@]}" --json --output "$tmpdir/plan.json" 2>"$tmpdir/plan.err" || plan_rc=$?
+(cd "$tmpdir" && "$kvwall" plan "${plan_args[@]}" --json --output plan.json 2>plan.err) || plan_rc=$?
 if [ "$plan_rc" -eq 0 ]; then
   python3 -c 'import json, sys; print("  plan:", json.load(open(sys.argv[1]))["answer"])' "$tmpdir/plan.json" >&2
   rm -f "$tmpdir/plan.err"
