@@ -20,6 +20,12 @@ POSITION = 55
 TIERS = ["hbm", "dram", "ssd", "remote"]
 
 
+def toc(res):
+    if not os.path.exists(os.path.join(res["dir"], "cache.json")):
+        return []
+    return [("sec-cache", "Prefix cache: tiers, hit rates, load or recompute")]
+
+
 def load(res):
     path = os.path.join(res["dir"], "cache.json")
     if not os.path.exists(path):
@@ -112,7 +118,7 @@ def html(res):
                        for k, f in (("vLLM", "vllm_settings"), ("LMCache", "lmcache_settings"),
                                     ("llm-d", "llmd_settings")) if doc.get(f))
     return [
-        "<h2>Prefix cache: tiers, hit rates, load or recompute</h2>",
+        "<h2 id=sec-cache>Prefix cache: tiers, hit rates, load or recompute</h2>",
         f"<p>{escape(str(doc.get('trace')))}, {doc.get('requests')} requests, {escape(str(doc.get('model')))}"
         f", {doc.get('instances')} prefill instances ({escape(str(doc.get('route')))} routing, "
         f"{doc.get('block_tokens')}-token blocks). Best configuration by TTFT p90: "

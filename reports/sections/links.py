@@ -12,6 +12,7 @@ from ..common import img, png, spec_for, spec_gpu, spec_links, table, write_csv
 from ..style import WIDTH
 
 POSITION = 30
+TOC = [("sec-links", "Links and HBM: measured vs spec sheet")]  # its entries in the contents
 
 
 def _row(name, cls, measured, alpha, r2, spec, achieved_frac):

@@ -12,6 +12,10 @@ from ..style import WIDTH
 POSITION = 20
 
 
+def toc(res):
+    return [("sec-modelcheck", "Model check: measured vs predicted")] if res.get("validation") else []
+
+
 def _fit(f):
     """measured ~ overhead + scale x predicted, as text"""
     if not f or f.get("overhead_s") is None or f.get("scale") is None:

@@ -11,6 +11,7 @@ from ..common import img, png
 from ..style import WIDTH, seconds
 
 POSITION = 60
+TOC = [("sec-pipeline", "Layer-wise pipeline")]  # its entries in the contents
 
 
 def _candidates(res):

@@ -10,6 +10,10 @@ import matplotlib.pyplot as plt
 from ..common import img, png, table, write_csv
 
 POSITION = 15
+
+
+def toc(res):
+    return [("sec-plan", "Deployment plan: aggregated, disaggregated or hybrid, P:D and TP")] if res.get("plan") else []
 COLORS = {"aggregated": "tab:blue", "disaggregated": "tab:orange", "hybrid": "tab:green"}
 
 
@@ -103,7 +107,7 @@ def html(res):
         return []
     write_csv(os.path.join(res["dir"], "plan.csv"), plan.get("configurations", []))
     e = _html.escape
-    parts = ["<h2>Deployment plan</h2>",
+    parts = ["<h2 id=sec-plan>Deployment plan</h2>",
              f"<p><b>{e(plan.get('answer', ''))}</b></p>",
              f"<p class=note>{e(plan.get('model', ''))} on {plan.get('gpus')} x {e(plan.get('gpu', ''))}; "
              f"workload: {e(plan.get('workload', ''))}; SLOs: {e(plan.get('slo', ''))}. Prefill compute: "

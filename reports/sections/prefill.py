@@ -6,6 +6,7 @@ from ..common import img, png, spec_gpu
 from ..style import WIDTH
 
 POSITION = 70
+TOC = [("sec-prefill", "Prefill efficiency")]  # its entries in the contents
 
 
 def plot_prefill(res):

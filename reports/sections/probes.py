@@ -6,6 +6,7 @@ import os
 from ..common import table, write_csv
 
 POSITION = 80
+TOC = [("sec-probes", "Probes")]  # its entries in the contents
 
 
 def probe_rows(res):

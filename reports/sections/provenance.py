@@ -3,6 +3,7 @@ the profile and the run came from."""
 from ..common import table
 
 POSITION = 100
+TOC = [("sec-provenance", "Provenance")]  # its entries in the contents
 
 
 def html(res):

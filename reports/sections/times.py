@@ -63,6 +63,13 @@ def plot_times(res, dep):
     return png(fig, res["dir"], f"times-{dep['slug']}.png")
 
 
+def toc(res):
+    """one entry, "Per deployment", with each deployment's two plots under it"""
+    sub = [f"<a href='#{anchor(d)}'>{_html.escape(label(d))}</a>: <a href='#{anchor(d)}-times'>time curves</a>, "
+           f"<a href='#{anchor(d)}-heatmap'>context x bandwidth</a>" for d in deployments(res)]
+    return [(None, "Per deployment", sub)] if sub else []
+
+
 def html(res):
     parts = []
     for dep in deployments(res):

@@ -3,6 +3,7 @@ import html as _html
 import json
 
 POSITION = 90
+TOC = [("sec-topology", "Topology")]  # its entries in the contents
 
 
 def html(res):

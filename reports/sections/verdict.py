@@ -8,6 +8,7 @@ from ..answer import deployments, label, lstar_text
 from ..common import source, table, write_csv
 
 POSITION = 10
+TOC = [("sec-verdict", "Verdict: every deployment and link, both scenarios")]  # its entries in the contents
 
 
 def verdict_rows(res):
