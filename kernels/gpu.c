@@ -55,6 +55,16 @@ void kvw_gpu_select(int local_rank)
 		cudaSetDevice(local_rank % n);
 }
 
+bool kvw_gpu_has_fp8(void)
+{
+	int dev = 0, major = 0, minor = 0;
+	if (cudaGetDevice(&dev) != cudaSuccess)
+		return false;
+	cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+	cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+	return major * 10 + minor >= 89;
+}
+
 bool kvw_gpu_pci(char *out, int cap)
 {
 	int dev = 0;

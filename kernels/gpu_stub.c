@@ -17,6 +17,11 @@ void kvw_gpu_select(int local_rank)
 	(void)local_rank;
 }
 
+bool kvw_gpu_has_fp8(void)
+{
+	return false;
+}
+
 bool kvw_gpu_pci(char *out, int cap)
 {
 	(void)out, (void)cap;

@@ -36,6 +36,10 @@ void kvw_gpu_free(void *dev);
 /* one process per GPU: this process uses device local_rank % devices */
 void kvw_gpu_select(int local_rank);
 
+/* the current device computes in fp8 (compute capability >= 8.9: Ada,
+ * Hopper and later); false without CUDA */
+bool kvw_gpu_has_fp8(void);
+
 #ifdef __cplusplus
 }
 #endif

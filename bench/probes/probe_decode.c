@@ -615,14 +615,6 @@ static kvw_err curve(kvw_probe_run *r, const kvw_arch *a, bool fp8, bool cudnn_o
 	return KVW_OK;
 }
 
-static bool has_fp8(void)
-{
-	int dev = 0, major = 0, minor = 0;
-	cudaGetDevice(&dev);
-	cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
-	cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
-	return major * 10 + minor >= 89;
-}
 
 static kvw_err decode_run(kvw_probe_run *r, void *state, kvw_diag *d)
 {
@@ -651,7 +643,7 @@ static kvw_err decode_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	double bw = read_bandwidth(r, src, sizeof src);
 	if ((err = curve(r, a, false, use_cudnn, why, bw, src, checked, d)))
 		goto out;
-	if (has_fp8())
+	if (kvw_gpu_has_fp8())
 		err = curve(r, a, true, use_cudnn, why, bw, src, checked, d);
 out:
 	free(a);

@@ -64,7 +64,6 @@ static const char *need_gpu(const kvw_mpi *mpi)
 
 enum { QKV, O, UP, DOWN, N_GEMM };
 
-static bool has_fp8(void);
 
 typedef struct layer {
 	long n[N_GEMM], k[N_GEMM];
@@ -624,12 +623,12 @@ static kvw_err attention_all(kvw_probe_run *r, const kvw_arch *a, const long *to
 	if (why[0])
 		json_object_set_new(info, "fallback_reason", json_string(why));
 	char why8[256] = "";
-	if (cudnn_ok && has_fp8() && check_attention_fp8(a->head_dim, why8, sizeof why8, d)) {
+	if (cudnn_ok && kvw_gpu_has_fp8() && check_attention_fp8(a->head_dim, why8, sizeof why8, d)) {
 		json_t *c8 = json_array();
 		json_object_set_new(json_object_get(r->profile, "prefill_gemm"), "attention_fp8", c8);
 		err = attention_curve(r, a, tokens, nt, true, true, why8, sizeof why8, checked, c8, d);
 	}
-	json_object_set_new(info, "fp8", json_string(why8[0] ? why8 : cudnn_ok && has_fp8() ? "measured" : "not run"));
+	json_object_set_new(info, "fp8", json_string(why8[0] ? why8 : cudnn_ok && kvw_gpu_has_fp8() ? "measured" : "not run"));
 	return err;
 }
 
@@ -741,14 +740,6 @@ out:
 	return err;
 }
 
-static bool has_fp8(void)
-{
-	int dev = 0, major = 0, minor = 0;
-	cudaGetDevice(&dev);
-	cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
-	cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
-	return major * 10 + minor >= 89;
-}
 
 static kvw_err prefill_run(kvw_probe_run *r, void *state, kvw_diag *d)
 {
@@ -777,7 +768,7 @@ static kvw_err prefill_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	json_object_set_new(sec, "gemm_fp8", curve8);
 	if ((err = gemm_curve(r, a, &l, false, tokens, nt, curve, d)))
 		goto out;
-	if (has_fp8() && (err = gemm_curve(r, a, &l, true, tokens, nt, curve8, d)))
+	if (kvw_gpu_has_fp8() && (err = gemm_curve(r, a, &l, true, tokens, nt, curve8, d)))
 		goto out;
 	if (!kvw_attention_supported(a->head_dim, a->n_heads, a->n_kv_heads)) {
 		kvw_record rec = kvw_record_new("prefill", "attention_causal_bf16");
