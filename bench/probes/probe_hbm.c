@@ -158,6 +158,7 @@ static kvw_err d2d_sweep(kvw_probe_run *r, kvw_diag *d)
 	KVW_CU(cudaMalloc(&j.a, max));
 	KVW_CU(cudaMalloc(&j.b, max));
 	KVW_CU(cudaMalloc((void **)&wrong_dev, sizeof *wrong_dev));
+	int first = r->n_records;
 	for (size_t bytes = 4096; bytes <= max && n < 16; bytes *= step) {
 		j.n = bytes / 16;
 		KVW_CU(kvw_hbm_fill(j.b, j.n, SEED_B, 0));
@@ -189,7 +190,7 @@ static kvw_err d2d_sweep(kvw_probe_run *r, kvw_diag *d)
 	}
 	kvw_linkfit f;
 	if (kvw_fit_link(sizes, times, n, &f))
-		kvw_probe_add_link(r, "hbm_d2d", "device", f.alpha_s, f.bw, f.n, f.r2);
+		kvw_probe_add_link(r, first, "hbm_d2d", "device", f.alpha_s, f.bw, f.n, f.r2);
 out:
 	cudaFree(j.a);
 	cudaFree(j.b);
