@@ -159,6 +159,7 @@ static kvw_err run_crossover(const kvw_args *a, int argc, char **argv, kvw_diag 
 		goto out;
 	snprintf(o.title, sizeof o.title, "Transfer or recompute: %s over %s", s->arch.name, s->link_name);
 	kvw_setup_describe(s, &o, true);
+	kvw_setup_ctx_note(s, a->ctx, &o);
 	crossover_fields(a, s, &o);
 	if ((err = decode_side(a, s, &o, d)))
 		goto out;
@@ -211,6 +212,7 @@ static kvw_err run_split(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 	snprintf(o.title, sizeof o.title, "Recompute a prefix, transfer the rest: %s, %ld tokens over %s",
 	         s->arch.name, a->ctx, s->link_name);
 	kvw_setup_describe(s, &o, true);
+	kvw_setup_ctx_note(s, a->ctx, &o);
 	kvw_out_field(&o, "ctx", "context (tokens)", NULL, json_integer(a->ctx));
 	kvw_out_field(&o, "best_prefix_tokens", "best prefix to recompute", NULL, json_integer(sp.best_prefix));
 	kvw_out_field(&o, "split_s", "time with the best split", "%.4g s", kvw_num(sp.split_s));

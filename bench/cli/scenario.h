@@ -36,6 +36,10 @@ kvw_err kvw_setup_full(const kvw_args *a, kvw_setup *s, bool need_link, kvw_diag
 kvw_err kvw_setup_with_profile(const kvw_args *a, const json_t *profile, const char *where, kvw_setup *s,
                                bool need_link, kvw_diag *d);
 
+/* A note when ctx tokens is beyond the model's context window
+ * (max_position_embeddings, when its config gives one); true if noted. */
+bool kvw_setup_ctx_note(const kvw_setup *s, long ctx, kvw_out *o);
+
 /* Summary fields and notes every model command prints. */
 void kvw_setup_describe(const kvw_setup *s, kvw_out *o, bool with_link);
 

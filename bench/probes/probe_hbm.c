@@ -128,7 +128,8 @@ static kvw_err hbm_size(kvw_probe_run *r, size_t bytes, json_t *summary, kvw_dia
 		}
 		char key[32];
 		snprintf(key, sizeof key, "%s_GBps", op_name(op));
-		json_object_set_new(summary, key, kvw_num(rec.gbps));
+		if (rec.status == KVW_ST_OK) /* a kernel checked wrong gives no figure */
+			json_object_set_new(summary, key, kvw_num(rec.gbps));
 		if ((err = kvw_probe_emit(r, &rec, d)))
 			goto out;
 	}

@@ -246,7 +246,7 @@ BAD = [
     (["probe", "tcp", "--peer", "host:99999"], 1, "is not ADDR:PORT"),
     (["probe", "tcp", "--peer", "not-an-ip:80"], 1, "not an IPv4 address"),
     (["probe", "tcp", "--streams", "0"], 1, "--streams"),
-    (["probe", "topology", "--topology-xml", "/nonexistent.xml"], 1, "cannot read /nonexistent.xml"),
+    (["probe", "topology", "--topology-xml", "/nonexistent.xml"], 1, "cannot open /nonexistent.xml"),
     (["serve", "--port", "0"], 1, "--port"),
     (["probe", "--quick", "--bogus"], 1, "unknown option '--bogus'"),
 ]
