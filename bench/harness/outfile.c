@@ -13,7 +13,7 @@
  *   - a character device (/dev/null, /dev/stdout on a terminal, /dev/full)
  *     or a FIFO: written through, never replaced; a write error such as
  *     ENOSPC from /dev/full is an error.  A FIFO no process reads within
- *     KVW_FIFO_WAIT_S seconds is an error, not a hang.
+ *     $KVWALL_FIFO_WAIT_S seconds (default 10) is an error, not a hang.
  *   - a directory, a block device or a socket: refused.
  * Several outputs of one command (compare's table and --junit, validate's
  * files) go through kvw_write_outputs together: every file is written to
@@ -38,6 +38,15 @@
 #include <unistd.h>
 
 #define KVW_FIFO_WAIT_S 10
+
+/* $KVWALL_FIFO_WAIT_S (0 .. 3600), else the default */
+static int fifo_wait_s(void)
+{
+	const char *e = getenv("KVWALL_FIFO_WAIT_S");
+	char *end;
+	long v = e && *e ? strtol(e, &end, 10) : -1;
+	return e && *e && !*end && v >= 0 && v <= 3600 ? (int)v : KVW_FIFO_WAIT_S;
+}
 
 /* ---- out of memory inside jansson -------------------------------------------- */
 
@@ -104,16 +113,17 @@ static int write_all(int fd, const char *p, size_t n)
 static kvw_err open_fifo(staged *s, kvw_diag *d)
 {
 	const char *path = s->src->path;
+	int wait_s = fifo_wait_s();
 	for (int waited_ms = 0;; waited_ms += 50) {
 		s->fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 		if (s->fd >= 0)
 			break;
 		if (errno != ENXIO)
 			return sys_fail(d, path, "open", errno);
-		if (waited_ms >= KVW_FIFO_WAIT_S * 1000) {
+		if (waited_ms >= wait_s * 1000) {
 			char b[256];
 			return kvw_fail(d, KVW_ESYS, "cannot write %s: no process reads this FIFO (waited %d s)",
-			                shown(path, b, sizeof b), KVW_FIFO_WAIT_S);
+			                shown(path, b, sizeof b), wait_s);
 		}
 		nanosleep(&(struct timespec){ 0, 50 * 1000000L }, NULL);
 	}
