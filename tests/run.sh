@@ -87,7 +87,7 @@ stage "tests, Release" "Release build (gcc, -Werror)" ctest --test-dir build --o
 stage "run_all.sh end to end" "Release build (gcc, -Werror)" smoke
 stage "minimal configure (no CUDA, ibverbs, hwloc, MPI)" - configure_min
 stage "minimal build" "minimal configure (no CUDA, ibverbs, hwloc, MPI)" cmake --build build-min -j "$jobs"
-stage "tests, minimal build" "minimal build" ctest --test-dir build-min --output-on-failure -L "unit|cli|gpu|hostile"
+stage "tests, minimal build" "minimal build" ctest --test-dir build-min --output-on-failure -L "unit|cli|gpu"
 stage "ASan + UBSan configure (clang)" - configure_asan
 stage "ASan + UBSan build" "ASan + UBSan configure (clang)" cmake --build build-asan -j "$jobs"
 stage "tests and fuzzers, ASan + UBSan" "ASan + UBSan build" ctest --test-dir build-asan --output-on-failure

@@ -104,7 +104,8 @@ static void pairs_table(const json_t *an, kvw_out *o)
 /* DIR/validation.csv: one row per (model, path, tokens); *text malloc'd */
 static kvw_err csv_text(const json_t *an, char **text, size_t *len, kvw_diag *d)
 {
-	FILE *f = open_memstream(text, len);
+	kvw_membuf mb;
+	FILE *f = kvw_memopen(&mb);
 	if (!f)
 		return kvw_fail(d, KVW_ESYS, "out of memory");
 	fputs("model,path,tokens,recompute_measured_s,recompute_predicted_s,recompute_error,"
@@ -118,13 +119,7 @@ static kvw_err csv_text(const json_t *an, char **text, size_t *len, kvw_diag *d)
 			        num(pt, "recompute_predicted_s"), num(pt, "recompute_error"), num(pt, "transfer_measured_s"),
 			        num(pt, "transfer_predicted_s"), num(pt, "transfer_error"));
 	}
-	bool bad = ferror(f) != 0;
-	if (fclose(f) != 0 || bad) {
-		free(*text);
-		*text = NULL;
-		return kvw_fail(d, KVW_ESYS, "out of memory");
-	}
-	return KVW_OK;
+	return kvw_memclose(f, &mb, text, len, d);
 }
 
 /* The files of --out DIR, to be written with the table in one go. */

@@ -238,7 +238,8 @@ kvw_err kvw_out_render(const kvw_out *o, const kvw_args *args, int argc, char **
 {
 	*text = NULL;
 	*len = 0;
-	FILE *f = open_memstream(text, len);
+	kvw_membuf mb;
+	FILE *f = kvw_memopen(&mb);
 	if (!f)
 		return kvw_fail(d, KVW_ESYS, "out of memory");
 	bool failed = o->oom;
@@ -252,16 +253,14 @@ kvw_err kvw_out_render(const kvw_out *o, const kvw_args *args, int argc, char **
 	} else {
 		render_human(o, f);
 	}
-	failed |= ferror(f) != 0;
-	if (fclose(f) != 0)
-		failed = true;
-	if (failed || kvw_alloc_failures() != o->alloc_failures) {
+	kvw_err err = kvw_memclose(f, &mb, text, len, d);
+	if (!err && (failed || kvw_alloc_failures() != o->alloc_failures)) {
 		free(*text);
 		*text = NULL;
-		return kvw_fail(d, KVW_ESYS, "out of memory building the output (%zu rows): nothing written",
-		                json_array_size(o->rows));
+		err = KVW_ESYS;
 	}
-	return KVW_OK;
+	return err ? kvw_fail(d, KVW_ESYS, "out of memory building the output (%zu rows): nothing written",
+	                      json_array_size(o->rows)) : KVW_OK;
 }
 
 kvw_err kvw_out_emit(const kvw_out *o, const kvw_args *args, int argc, char **argv, kvw_diag *d)

@@ -98,6 +98,18 @@ kvw_err kvw_write_atomic(const char *path, const char *data, size_t len, kvw_dia
  * exists and is writable, and it is nothing kvwall refuses.) */
 kvw_err kvw_check_output(const char *path, kvw_diag *d);
 
+/* A FILE that writes into memory and, unlike open_memstream (whose text is
+ * silently cut short when it cannot grow), says when memory ran out:
+ * kvw_memclose is then KVW_ESYS and *text NULL.  *text is malloc'd and
+ * NUL-terminated; the caller frees it. */
+typedef struct kvw_membuf {
+	char *data;
+	size_t len, cap;
+	bool failed;
+} kvw_membuf;
+FILE *kvw_memopen(kvw_membuf *b);
+kvw_err kvw_memclose(FILE *f, kvw_membuf *b, char **text, size_t *len, kvw_diag *d);
+
 /* How many allocations inside jansson have failed so far (installs the
  * counting allocator on first use; kvw_out_init calls it). */
 unsigned long kvw_alloc_failures(void);

@@ -70,6 +70,55 @@ unsigned long kvw_alloc_failures(void)
 	return alloc_failures;
 }
 
+/* ---- text in memory ------------------------------------------------------------ */
+
+static ssize_t membuf_write(void *cookie, const char *p, size_t n)
+{
+	kvw_membuf *b = cookie;
+	if (b->failed)
+		return -1;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *grown = realloc(b->data, cap);
+		if (!grown) {
+			b->failed = true;
+			return -1; /* stdio marks the stream in error */
+		}
+		b->data = grown, b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return (ssize_t)n;
+}
+
+FILE *kvw_memopen(kvw_membuf *b)
+{
+	*b = (kvw_membuf){ 0 };
+	cookie_io_functions_t io = { .write = membuf_write };
+	return fopencookie(b, "w", io);
+}
+
+kvw_err kvw_memclose(FILE *f, kvw_membuf *b, char **text, size_t *len, kvw_diag *d)
+{
+	bool bad = !f || ferror(f);
+	if (f && fclose(f) != 0)
+		bad = true;
+	if (bad || b->failed || !b->data) {
+		free(b->data);
+		*b = (kvw_membuf){ 0 };
+		*text = NULL;
+		*len = 0;
+		return kvw_fail(d, KVW_ESYS, "out of memory building the output: nothing written");
+	}
+	*text = b->data;
+	*len = b->len;
+	*b = (kvw_membuf){ 0 };
+	return KVW_OK;
+}
+
 /* ---- one output ---------------------------------------------------------------- */
 
 typedef enum { OUT_STDOUT, OUT_FILE, OUT_DEVICE } out_kind;
@@ -78,7 +127,9 @@ typedef struct staged {
 	out_kind kind;
 	const kvw_output *src;
 	char target[PATH_MAX]; /* the file renamed over (a symlink's target) */
-	char tmp[PATH_MAX];    /* OUT_FILE: written, not yet renamed; "" once gone */
+	int dirfd;             /* OUT_FILE: its directory, where the temporary is */
+	char base[NAME_MAX + 1];
+	char tmp[40];          /* OUT_FILE: written, not yet renamed; "" once gone */
 	int fd;                /* OUT_DEVICE: open for writing */
 } staged;
 
@@ -131,29 +182,34 @@ static kvw_err open_fifo(staged *s, kvw_diag *d)
 	return KVW_OK;
 }
 
-/* The temporary file beside the target: a short name of its own, so a
- * target name near NAME_MAX still gets one. */
+/* The temporary file beside the target, opened relative to its directory
+ * under a short name of its own, so neither a target name near NAME_MAX
+ * nor a path near PATH_MAX stops it. */
 static kvw_err create_tmp(staged *s, mode_t mode, kvw_diag *d)
 {
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], base[PATH_MAX];
 	snprintf(dir, sizeof dir, "%s", s->target);
-	const char *dn = dirname(dir);
+	snprintf(base, sizeof base, "%s", s->target);
+	const char *bn = basename(base);
+	if (strlen(bn) > NAME_MAX)
+		return sys_fail(d, s->src->path, "write", ENAMETOOLONG);
+	snprintf(s->base, sizeof s->base, "%s", bn);
+	s->dirfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0)
+		return sys_fail(d, s->src->path, "write", errno);
 	static unsigned counter;
 	for (int tries = 0; tries < 100; tries++) {
 		unsigned long salt = (unsigned long)time(NULL) ^ ((unsigned long)getpid() << 16) ^ (unsigned long)rand();
-		int n = snprintf(s->tmp, sizeof s->tmp, "%s/.kvwall-%lx-%u.tmp", dn, salt & 0xffffffff, counter++);
-		if (n < 0 || (size_t)n >= sizeof s->tmp)
-			return sys_fail(d, s->src->path, "write", ENAMETOOLONG);
-		s->fd = open(s->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+		snprintf(s->tmp, sizeof s->tmp, ".kvwall-%lx-%u.tmp", salt & 0xffffffff, counter++);
+		s->fd = openat(s->dirfd, s->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 		if (s->fd >= 0)
 			return KVW_OK;
-		if (errno != EEXIST) {
-			s->tmp[0] = '\0';
-			return sys_fail(d, s->src->path, "write", errno);
-		}
+		if (errno != EEXIST)
+			break;
 	}
+	int e = errno;
 	s->tmp[0] = '\0';
-	return sys_fail(d, s->src->path, "write", EEXIST);
+	return sys_fail(d, s->src->path, "write", e);
 }
 
 static kvw_err stage_file(staged *s, const struct stat *old, kvw_diag *d)
@@ -175,8 +231,8 @@ static kvw_err stage_file(staged *s, const struct stat *old, kvw_diag *d)
 	s->fd = -1;
 	if (!err && e)
 		err = sys_fail(d, s->src->path, "write", e);
-	if (err) {
-		unlink(s->tmp);
+	if (err && s->tmp[0]) {
+		unlinkat(s->dirfd, s->tmp, 0);
 		s->tmp[0] = '\0';
 	}
 	return err;
@@ -185,7 +241,7 @@ static kvw_err stage_file(staged *s, const struct stat *old, kvw_diag *d)
 /* What is at the path decides what happens (the table at the top). */
 static kvw_err stage(staged *s, const kvw_output *o, kvw_diag *d)
 {
-	*s = (staged){ .kind = o->path ? OUT_FILE : OUT_STDOUT, .src = o, .fd = -1 };
+	*s = (staged){ .kind = o->path ? OUT_FILE : OUT_STDOUT, .src = o, .fd = -1, .dirfd = -1 };
 	if (!o->path)
 		return KVW_OK;
 	char b[256];
@@ -229,8 +285,11 @@ static void unstage(staged *s)
 		close(s->fd);
 	s->fd = -1;
 	if (s->tmp[0])
-		unlink(s->tmp);
+		unlinkat(s->dirfd, s->tmp, 0);
 	s->tmp[0] = '\0';
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	s->dirfd = -1;
 }
 
 /* Devices and stdout get their bytes; a reader of a FIFO that goes away
@@ -261,8 +320,7 @@ kvw_err kvw_write_outputs(const kvw_output *outs, int n, kvw_diag *d)
 	int k = 0;
 	for (; k < n && !err; k++)
 		err = stage(&s[k], &outs[k], d);
-	if (err)
-		k--; /* s[k] cleaned up after itself */
+	/* on an error, s[k - 1] failed part way: unstaged with the others below */
 	/* devices first (they can still fail: /dev/full), then stdout, then
 	 * the renames, which cannot fail once the temporary files exist */
 	for (int pass = 0; pass < 2 && !err; pass++)
@@ -271,7 +329,7 @@ kvw_err kvw_write_outputs(const kvw_output *outs, int n, kvw_diag *d)
 				err = deliver(&s[i], d);
 	for (int i = 0; i < k && !err; i++)
 		if (s[i].kind == OUT_FILE) {
-			if (rename(s[i].tmp, s[i].target) != 0)
+			if (renameat(s[i].dirfd, s[i].tmp, s[i].dirfd, s[i].base) != 0)
 				err = sys_fail(d, outs[i].path, "write", errno);
 			else
 				s[i].tmp[0] = '\0';
