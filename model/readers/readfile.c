@@ -73,28 +73,30 @@ kvw_err kvw_read_file(const char *path, size_t max, char **buf, size_t *len, kvw
 {
 	*buf = NULL;
 	kvw_err err;
+	char b[256];
 	FILE *f = kvw_open_regular(path, d, &err);
+	const char *shown = kvw_elide(path, 200, b, sizeof b); /* the reason survives a long path */
 	if (!f)
 		return err;
 	struct stat st;
 	if (fstat(fileno(f), &st)) {
-		err = kvw_fail(d, KVW_EINPUT, "cannot read %s: %s", path, strerror(errno));
+		err = kvw_fail(d, KVW_EINPUT, "cannot read %s: %s", shown, strerror(errno));
 		goto out;
 	}
 	if ((size_t)st.st_size > max) {
-		err = kvw_fail(d, KVW_EINPUT, "%s is larger than %zu bytes", path, max);
+		err = kvw_fail(d, KVW_EINPUT, "%s is larger than %zu bytes", shown, max);
 		goto out;
 	}
 	*buf = malloc((size_t)st.st_size + 1);
 	if (!*buf) {
-		err = kvw_fail(d, KVW_ESYS, "out of memory reading %s", path);
+		err = kvw_fail(d, KVW_ESYS, "out of memory reading %s", shown);
 		goto out;
 	}
 	*len = fread(*buf, 1, (size_t)st.st_size, f);
 	if (ferror(f)) {
 		free(*buf);
 		*buf = NULL;
-		err = kvw_fail(d, KVW_EINPUT, "cannot read %s", path);
+		err = kvw_fail(d, KVW_EINPUT, "cannot read %s", shown);
 		goto out;
 	}
 	(*buf)[*len] = '\0';
@@ -111,10 +113,12 @@ kvw_err kvw_read_json(const char *path, size_t max, json_t **out, kvw_diag *d)
 	if (err)
 		return err;
 	json_error_t jerr;
+	char b[256];
 	*out = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(buf);
 	if (!*out)
-		return kvw_fail(d, KVW_EINPUT, "%s: malformed JSON at line %d column %d: %s", path, jerr.line, jerr.column,
+		return kvw_fail(d, KVW_EINPUT, "%s: malformed JSON at line %d column %d: %s", kvw_elide(path, 200, b, sizeof b),
+		                jerr.line, jerr.column,
 		                jerr.text);
 	return KVW_OK;
 }
