@@ -759,6 +759,9 @@ def main():
             except Skip as e:
                 skipped += 1
                 state = f"skipped: {e}"
+            except Exception as e:  # an output the case could not read: that case fails, the others run
+                check(False, f"{name[5:]}: {type(e).__name__}: {e}")
+                state = "FAILED"
         print(f"{name[5:]:<44} {state} ({time.time() - t0:.1f} s)")
     rc = check.done()
     return 77 if rc == 0 and skipped == len(chosen) else rc
