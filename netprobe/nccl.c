@@ -189,6 +189,7 @@ static kvw_err nccl_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	unsigned long long *wrong_dev = NULL;
 	size_t max = r->quick ? ((size_t)256 << 20) : ((size_t)1 << 30);
 	double sizes[16], times[16];
+	int first = r->n_records;
 	int n = 0;
 	if (m->rank == 0 && ncclGetUniqueId(&id) != ncclSuccess)
 		memset(&id, 0, sizeof id); /* the other ranks then fail to join, and say so */
@@ -238,8 +239,8 @@ static kvw_err nccl_run(kvw_probe_run *r, void *state, kvw_diag *d)
 			goto out;
 	}
 	kvw_linkfit f;
-	if (m->rank == 1 && kvw_fit_link(sizes, times, n, &f)) {
-		kvw_probe_add_link(r, "nccl_rank0_to_rank1", "network", f.alpha_s, f.bw, f.n, f.r2);
+	if (m->rank == 1 && kvw_fit_link(sizes, times, n, &f)
+	    && kvw_probe_add_link(r, first, "nccl_rank0_to_rank1", "network", f.alpha_s, f.bw, f.n, f.r2)) {
 		json_t *links = json_object_get(r->profile, "links");
 		json_object_set_new(json_array_get(links, json_array_size(links) - 1), "busbw_factor",
 		                    kvw_num(kvw_busbw_factor(KVW_COLL_SENDRECV, 2)));

@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -233,6 +234,7 @@ static kvw_err one_tool(kvw_probe_run *r, const char *tool, const port_pick *pic
 	if (err)
 		return err;
 	double sizes[KVW_PT_MAX_ROWS], times[KVW_PT_MAX_ROWS];
+	int first = r->n_records;
 	for (int i = 0; i < pt.n && !err; i++) {
 		kvw_record rec = kvw_record_new("rdma", "");
 		snprintf(rec.variant, sizeof rec.variant, "%s_%s%s_%.0fB", tool, pick->dev, cuda ? "_gpumem" : "", pt.rows[i].bytes);
@@ -244,6 +246,7 @@ static kvw_err one_tool(kvw_probe_run *r, const char *tool, const port_pick *pic
 		rec.gbps = pt.rows[i].avg_gbps;
 		sizes[i] = pt.rows[i].bytes, times[i] = t;
 		if (!(t > 0)) {
+			rec.gbps = NAN; /* a failed record carries no rate */
 			rec.status = KVW_ST_FAILED;
 			snprintf(rec.reason, sizeof rec.reason, "perftest reported no bandwidth");
 		}
@@ -254,7 +257,8 @@ static kvw_err one_tool(kvw_probe_run *r, const char *tool, const port_pick *pic
 		char name[128];
 		snprintf(name, sizeof name, "rdma_%s_%s%s", pick->dev, strstr(tool, "read") ? "read" : "write",
 		         cuda ? "_gpumem" : "");
-		kvw_probe_add_link(r, name, "network", f.alpha_s, f.bw, f.n, f.r2);
+		if (!kvw_probe_add_link(r, first, name, "network", f.alpha_s, f.bw, f.n, f.r2))
+			return KVW_OK;
 		const char *spec = spec_name(pick->gbps, pick->ethernet);
 		json_t *links = json_object_get(r->profile, "links");
 		if (spec)

@@ -84,13 +84,14 @@ static void layout(sweep *s, int n, size_t len, bool seq)
 	kvw_storage_layout(s->st, s->rd, n, len, seq);
 }
 
-static void fit_link(sweep *s, const double *bytes, const double *t, int n, const char *suffix)
+/* the fit of one sweep whose records start at `first`: none when any of them failed */
+static void fit_link(sweep *s, int first, const double *bytes, const double *t, int n, const char *suffix)
 {
 	kvw_linkfit f;
 	char name[96];
 	snprintf(name, sizeof name, "storage_%s%s", s->st->fs, suffix);
 	if (kvw_fit_link(bytes, t, n, &f))
-		kvw_probe_add_link(s->r, name, "storage", f.alpha_s, f.bw, f.n, f.r2);
+		kvw_probe_add_link(s->r, first, name, "storage", f.alpha_s, f.bw, f.n, f.r2);
 }
 
 /* sizes 4 KiB .. 64 MiB (quick: 16 MiB), x4: one read at a time, and split in 16 */
@@ -100,7 +101,7 @@ static kvw_err sequential(sweep *s, kvw_diag *d)
 	while (top > (size_t)(s->st->bytes / 4))
 		top /= 4;
 	double b1[12], t1[12], b16[12], t16[12];
-	int n1 = 0, n16 = 0;
+	int n1 = 0, n16 = 0, first = s->r->n_records;
 	kvw_err err = engine(s, 16, top / 16 > 4096 ? top / 16 : top, d);
 	for (size_t sz = 4096; sz <= top && !err; sz *= 4) { /* split: the SSD tier's link, fitted first */
 		int m = sz / 4096 < 16 ? (int)(sz / 4096) : 16;
@@ -113,7 +114,8 @@ static kvw_err sequential(sweep *s, kvw_diag *d)
 			b16[n16] = (double)sz, t16[n16++] = rec.time_s.median;
 	}
 	if (!err)
-		fit_link(s, b16, t16, n16, "");
+		fit_link(s, first, b16, t16, n16, "");
+	first = s->r->n_records;
 	if (!err)
 		err = engine(s, 1, top, d);
 	for (size_t sz = 4096; sz <= top && !err; sz *= 4) {
@@ -128,7 +130,7 @@ static kvw_err sequential(sweep *s, kvw_diag *d)
 			b1[n1] = (double)sz, t1[n1++] = rec.time_s.median / m;
 	}
 	if (!err)
-		fit_link(s, b1, t1, n1, "_qd1");
+		fit_link(s, first, b1, t1, n1, "_qd1");
 	return err;
 }
 

@@ -75,67 +75,107 @@ kvw_err kvw_tcp_parse_addr(const char *addr, int port, struct sockaddr_in *sa, k
 
 /* ---- server ---------------------------------------------------------------- */
 
+#define MAX_CONNS 256
+
 struct kvw_tcp_server {
 	int fd;
 	pthread_t thread;
 	pthread_mutex_t lock;
-	int open;       /* connections being served */
-	time_t last;    /* when the last connection closed */
+	int idle_s;          /* > 0: a connection silent this long is dropped */
+	int open;            /* connections being served */
+	int fds[MAX_CONNS];  /* their sockets (-1: free slot), shut down by stop */
+	time_t last;         /* the last sign of life: a connection closed, or bytes arrived */
+	int dropped;         /* silent connections dropped so far */
 	volatile int stop;
 };
 
 typedef struct conn {
 	kvw_tcp_server *srv;
-	int fd;
+	int fd, slot;
 } conn;
 
-static void serve_conn(int fd)
+static void alive(kvw_tcp_server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->last = time(NULL);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* 0 when the client closed or sent junk, else the errno that ended it */
+static int serve_conn(kvw_tcp_server *srv, int fd)
 {
 	char *buf = malloc(DRAIN_BUF);
+	int e = 0;
 	if (!buf)
-		return;
+		return ENOMEM;
 	for (;;) {
 		kvw_tcp_hdr h;
-		if (kvw_tcp_io_full(fd, &h, sizeof h, false) || h.magic != KVW_TCP_MAGIC || h.size > KVW_TCP_MAX_MSG)
+		if ((e = kvw_tcp_io_full(fd, &h, sizeof h, false)) || h.magic != KVW_TCP_MAGIC || h.size > KVW_TCP_MAX_MSG)
 			break;
+		alive(srv);
 		uint64_t left = h.size, sum = 0;
 		/* a checksum needs the whole payload in order: read it in one buffer pass at a time */
 		char *whole = NULL;
 		if ((h.flags & KVW_TCP_SUM) && !(whole = malloc(h.size ? h.size : 1)))
 			break;
 		char *dst = whole;
-		int bad = 0;
-		while (left && !bad) {
+		while (left && !e) {
 			size_t n = left < DRAIN_BUF ? (size_t)left : DRAIN_BUF;
-			bad = kvw_tcp_io_full(fd, whole ? dst : buf, n, false);
+			e = kvw_tcp_io_full(fd, whole ? dst : buf, n, false);
 			if (whole)
 				dst += n;
 			left -= n;
+			alive(srv); /* a long payload that keeps coming is not idle */
 		}
 		if (whole) {
 			sum = kvw_tcp_checksum(whole, h.size);
 			free(whole);
 		}
-		if (bad || ((h.flags & KVW_TCP_ACK) && kvw_tcp_io_full(fd, &sum, sizeof sum, true)))
+		if (e || ((h.flags & KVW_TCP_ACK) && (e = kvw_tcp_io_full(fd, &sum, sizeof sum, true))))
 			break;
 	}
 	free(buf);
+	return e == ECONNRESET ? 0 : e;
 }
 
 static void *conn_main(void *arg)
 {
 	conn *c = arg;
+	kvw_tcp_server *s = c->srv;
 	kvw_tcp_tune(c->fd);
-	struct timeval none = { 0, 0 }; /* a server waits for the next message as long as the client likes */
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
-	serve_conn(c->fd);
+	/* a server waits for the next message as long as the client likes,
+	 * unless it serves with an idle timeout: then a client silent for that
+	 * long is dropped, so the server can stop */
+	struct timeval tv = { s->idle_s, 0 };
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	int e = serve_conn(s, c->fd);
+	pthread_mutex_lock(&s->lock);
+	s->fds[c->slot] = -1;
+	s->open--;
+	if (e == EAGAIN || e == EWOULDBLOCK)
+		s->dropped++; /* silent since its last bytes: no sign of life */
+	else
+		s->last = time(NULL);
+	pthread_mutex_unlock(&s->lock);
 	close(c->fd);
-	pthread_mutex_lock(&c->srv->lock);
-	c->srv->open--;
-	c->srv->last = time(NULL);
-	pthread_mutex_unlock(&c->srv->lock);
 	free(c);
 	return NULL;
+}
+
+/* a slot for a new connection's socket; -1 when all are taken */
+static int take_slot(kvw_tcp_server *s, int fd)
+{
+	int slot = -1;
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < MAX_CONNS && slot < 0; i++)
+		if (s->fds[i] < 0)
+			slot = i;
+	if (slot >= 0) {
+		s->fds[slot] = fd;
+		s->open++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return slot;
 }
 
 static void *accept_main(void *arg)
@@ -149,21 +189,21 @@ static void *accept_main(void *arg)
 		if (fd < 0)
 			continue;
 		conn *c = malloc(sizeof *c);
+		int slot = c ? take_slot(s, fd) : -1;
 		pthread_t t;
-		if (!c) {
-			close(fd);
-			continue;
-		}
-		*c = (conn){ s, fd };
-		pthread_mutex_lock(&s->lock);
-		s->open++;
-		pthread_mutex_unlock(&s->lock);
-		if (pthread_create(&t, NULL, conn_main, c) != 0) {
+		if (slot < 0) {
 			close(fd);
 			free(c);
+			continue;
+		}
+		*c = (conn){ s, fd, slot };
+		if (pthread_create(&t, NULL, conn_main, c) != 0) {
 			pthread_mutex_lock(&s->lock);
+			s->fds[slot] = -1;
 			s->open--;
 			pthread_mutex_unlock(&s->lock);
+			close(fd);
+			free(c);
 			continue;
 		}
 		pthread_detach(t);
@@ -171,7 +211,8 @@ static void *accept_main(void *arg)
 	return NULL;
 }
 
-kvw_err kvw_tcp_server_start(const char *addr, int port, kvw_tcp_server **out, int *bound_port, kvw_diag *d)
+static kvw_err server_start(const char *addr, int port, int idle_s, kvw_tcp_server **out, int *bound_port,
+                            kvw_diag *d)
 {
 	struct sockaddr_in sa;
 	kvw_err err = kvw_tcp_parse_addr(addr, port, &sa, d);
@@ -194,6 +235,9 @@ kvw_err kvw_tcp_server_start(const char *addr, int port, kvw_tcp_server **out, i
 	}
 	pthread_mutex_init(&s->lock, NULL);
 	s->last = time(NULL);
+	s->idle_s = idle_s;
+	for (int i = 0; i < MAX_CONNS; i++)
+		s->fds[i] = -1;
 	if (pthread_create(&s->thread, NULL, accept_main, s) != 0) {
 		close(s->fd);
 		free(s);
@@ -204,6 +248,11 @@ kvw_err kvw_tcp_server_start(const char *addr, int port, kvw_tcp_server **out, i
 	return KVW_OK;
 }
 
+kvw_err kvw_tcp_server_start(const char *addr, int port, kvw_tcp_server **out, int *bound_port, kvw_diag *d)
+{
+	return server_start(addr, port, 0, out, bound_port, d);
+}
+
 void kvw_tcp_server_stop(kvw_tcp_server *s)
 {
 	if (!s)
@@ -211,35 +260,44 @@ void kvw_tcp_server_stop(kvw_tcp_server *s)
 	s->stop = 1;
 	pthread_join(s->thread, NULL);
 	close(s->fd);
-	/* connection threads end when their clients close; they free themselves */
-	for (int i = 0; i < 100; i++) {
+	/* connection threads end when their sockets shut down; they free
+	 * themselves and must be gone before s is */
+	int open = 0;
+	for (int i = 0; i < 500; i++) {
 		pthread_mutex_lock(&s->lock);
-		int open = s->open;
+		for (int k = 0; k < MAX_CONNS; k++)
+			if (s->fds[k] >= 0)
+				shutdown(s->fds[k], SHUT_RDWR);
+		open = s->open;
 		pthread_mutex_unlock(&s->lock);
 		if (!open)
 			break;
 		usleep(10000);
 	}
-	free(s);
+	if (!open) /* else a thread still holds s: leave it to the process exit */
+		free(s);
 }
 
 kvw_err kvw_tcp_serve(const char *addr, int port, int idle_s, kvw_diag *d)
 {
 	kvw_tcp_server *s;
 	int bound;
-	kvw_err err = kvw_tcp_server_start(addr, port, &s, &bound, d);
+	kvw_err err = server_start(addr, port, idle_s, &s, &bound, d);
 	if (err)
 		return err;
 	fprintf(stderr, "kvwall serve: listening on %s:%d%s\n", addr, bound, idle_s ? "" : " (until killed)");
+	int dropped = 0;
 	for (;;) {
 		sleep(1);
 		pthread_mutex_lock(&s->lock);
 		bool idle = s->open == 0 && idle_s > 0 && time(NULL) - s->last >= idle_s;
+		dropped = s->dropped;
 		pthread_mutex_unlock(&s->lock);
 		if (idle)
 			break;
 	}
-	fprintf(stderr, "kvwall serve: idle for %d s, stopping\n", idle_s);
+	fprintf(stderr, "kvwall serve: idle for %d s%s, stopping\n", idle_s,
+	        dropped ? " (clients that stayed silent that long were dropped)" : "");
 	kvw_tcp_server_stop(s);
 	return KVW_OK;
 }

@@ -33,7 +33,9 @@ typedef struct kvw_tcp_server kvw_tcp_server;
 kvw_err kvw_tcp_server_start(const char *addr, int port, kvw_tcp_server **out, int *bound_port, kvw_diag *d);
 void kvw_tcp_server_stop(kvw_tcp_server *s);
 /* Serves in the foreground until idle_s seconds pass with no connection
- * open (0: forever). */
+ * open and no bytes received (0: forever); a connection silent for idle_s
+ * seconds is dropped, so a client that connects and sends nothing cannot
+ * keep the server up. */
 kvw_err kvw_tcp_serve(const char *addr, int port, int idle_s, kvw_diag *d);
 
 /* A loopback path for kvwall validate: a local server and `streams`

@@ -290,7 +290,7 @@ static long iterations_for(size_t bytes)
 static kvw_err sweep(kvw_probe_run *r, client *c, const char *path, kvw_diag *d)
 {
 	double sizes[16], times[16];
-	int n = 0;
+	int n = 0, first = r->n_records;
 	size_t max = r->quick ? ((size_t)16 << 20) : ((size_t)64 << 20), step = r->quick ? 16 : 4;
 	for (size_t total = 4096; total <= max && n < 16; total *= step) {
 		c->msg_bytes = total / (size_t)c->n / 8 * 8;
@@ -310,7 +310,7 @@ static kvw_err sweep(kvw_probe_run *r, client *c, const char *path, kvw_diag *d)
 	if (kvw_fit_link(sizes, times, n, &f)) {
 		char name[96];
 		snprintf(name, sizeof name, "%s_%dstreams", path, c->n);
-		kvw_probe_add_link(r, name, "network", f.alpha_s, f.bw, f.n, f.r2);
+		kvw_probe_add_link(r, first, name, "network", f.alpha_s, f.bw, f.n, f.r2);
 	}
 	return KVW_OK;
 }
@@ -333,7 +333,8 @@ static kvw_err kv_shaped(kvw_probe_run *r, client *c, const char *path, kvw_diag
 			break;
 		if (i == 0)
 			packed_s = rec.time_s.median;
-		kvw_probe_kv_result(plan.entry, &plan.p[i], rec.time_s.median, packed_s);
+		if (rec.status == KVW_ST_OK) /* nothing from a send checked wrong */
+			kvw_probe_kv_result(plan.entry, &plan.p[i], rec.time_s.median, packed_s);
 	}
 	return err;
 }

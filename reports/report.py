@@ -20,12 +20,12 @@ This file reads the directory and frames the page; each section of the
 page (and the CSV it writes) is its own module in sections/, shared
 helpers are in common.py.
 """
-import csv
 import glob
 import html
 import os
 
-from .common import ReportError, read_json
+from . import shapes
+from .common import ReportError, read_csv, read_json, write_text
 from .sections import all_sections
 from .sections.verdict import verdict_rows
 
@@ -33,45 +33,35 @@ __all__ = ["ReportError", "load", "render", "verdict_rows"]
 
 
 def load(directory):
+    """Everything the report is made from, each file checked against its
+    shape (shapes.py) before a section sees it."""
     if not os.path.isdir(directory):
         raise ReportError(f"{directory} is not a directory")
     res = {"dir": directory, "run": {}, "profile": None, "hw": [], "crossover": [], "handoff": [], "sweeps": {},
            "validation": None, "plan": None}
     path = os.path.join(directory, "run.json")
-    if os.path.exists(path):
-        res["run"] = read_json(path)
+    if os.path.lexists(path):
+        res["run"] = shapes.run(read_json(path), path)
     path = os.path.join(directory, "profile.json")
-    if os.path.exists(path):
-        res["profile"] = read_json(path)
-        if res["profile"].get("schema") != "kvwall.profile/1":
-            raise ReportError(f"{path}: not a kvwall.profile/1 file")
+    if os.path.lexists(path):
+        res["profile"] = shapes.profile(read_json(path), path)
     path = os.path.join(directory, "hw.json")
-    if os.path.exists(path):
-        res["hw"] = read_json(path).get("hardware", [])
+    if os.path.lexists(path):
+        res["hw"] = shapes.hardware(read_json(path), path)
     for path in sorted(glob.glob(os.path.join(directory, "crossover-*.json"))):
-        doc = read_json(path)
-        if doc.get("schema") != "kvwall.crossover/1":
-            raise ReportError(f"{path}: not a kvwall.crossover/1 document")
+        doc = shapes.crossover(read_json(path), path)
         scenario = doc.get("scenario") or ("handoff" if doc.get("transfer_mode") == "layerwise" else "prefix_fetch")
         res["handoff" if scenario == "handoff" else "crossover"].append(doc)
     for path in sorted(glob.glob(os.path.join(directory, "sweep-*.csv"))):
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        if rows and not {"ctx", "bandwidth_gbps", "recompute_s", "transfer_s"} <= set(rows[0]):
-            raise ReportError(f"{path}: not a kvwall sweep CSV")
-        res["sweeps"][os.path.basename(path)[6:-4]] = rows
+        res["sweeps"][os.path.basename(path)[6:-4]] = shapes.sweep(read_csv(path), path)
     path = os.path.join(directory, "validation.json")
-    if os.path.exists(path):
-        res["validation"] = read_json(path)
-        if res["validation"].get("schema") != "kvwall.validation/1" or "analysis" not in res["validation"]:
-            raise ReportError(f"{path}: not an analysed kvwall.validation/1 document (kvwall validate --out)")
+    if os.path.lexists(path):
+        res["validation"] = shapes.validation(read_json(path), path)
         if res["profile"] is None:
             res["profile"] = res["validation"].get("profile")
     path = os.path.join(directory, "plan.json")
-    if os.path.exists(path):
-        res["plan"] = read_json(path)
-        if res["plan"].get("schema") != "kvwall.plan/1" or "configurations" not in res["plan"]:
-            raise ReportError(f"{path}: not a kvwall.plan/1 document (kvwall plan --json)")
+    if os.path.lexists(path):
+        res["plan"] = shapes.plan(read_json(path), path)
     if not res["crossover"] and not res["handoff"] and res["profile"] is None and res["plan"] is None:
         raise ReportError(f"{directory}: no crossover-*.json, profile.json, validation.json or plan.json")
     return res
@@ -102,8 +92,5 @@ def render(res):
     parts.append("</body></html>\n")
     text = "".join(parts)
     path = os.path.join(res["dir"], "report.html")
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_text(path, text)
     return path

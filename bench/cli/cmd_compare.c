@@ -3,7 +3,7 @@
  *
  *   kvwall compare BASELINE CURRENT [--tolerance 5%] [--sigma 2] [--metric GLOB]...
  *                  [--junit FILE] [--allow-missing] [--allow-hardware-change]
- *   kvwall baseline save DIR --from PROFILE
+ *   kvwall baseline save DIR --from PROFILE [--json | --csv] [--output FILE]
  *
  * compare exits 4 when a metric regressed, when a baseline metric is
  * missing from the current run, or when the hardware differs (each unless
@@ -69,11 +69,11 @@ static void xml_escaped(FILE *f, const char *s)
 		}
 }
 
-static kvw_err write_junit(const char *path, const row *rows, int n, int failures, kvw_diag *d)
+/* the JUnit XML text (*text malloc'd) */
+static kvw_err junit_text(const row *rows, int n, int failures, char **text, size_t *len, kvw_diag *d)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	kvw_membuf mb;
+	FILE *f = kvw_memopen(&mb);
 	if (!f)
 		return kvw_fail(d, KVW_ESYS, "out of memory");
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -99,12 +99,24 @@ static kvw_err write_junit(const char *path, const row *rows, int n, int failure
 		fputs("</testcase>\n", f);
 	}
 	fputs("</testsuite>\n</testsuites>\n", f);
-	if (fclose(f) != 0) {
-		free(text);
-		return kvw_fail(d, KVW_ESYS, "out of memory");
-	}
-	kvw_err err = kvw_write_atomic(path, text, len, d);
-	free(text);
+	return kvw_memclose(f, &mb, text, len, d);
+}
+
+/* The table (stdout or --output) and --junit together: both whole, or
+ * neither and nothing printed. */
+static kvw_err emit_all(const kvw_out *o, const kvw_args *a, int argc, char **argv, const row *rows, int n,
+                        int failures, kvw_diag *d)
+{
+	char *table = NULL, *junit = NULL;
+	size_t tl = 0, jl = 0;
+	kvw_err err = kvw_out_render(o, a, argc, argv, &table, &tl, d);
+	if (!err && a->junit)
+		err = junit_text(rows, n, failures, &junit, &jl, d);
+	kvw_output outs[2] = { { a->junit, junit, jl }, { a->output, table, tl } };
+	if (!err)
+		err = a->junit ? kvw_write_outputs(outs, 2, d) : kvw_write_outputs(outs + 1, 1, d);
+	free(table);
+	free(junit);
 	return err;
 }
 
@@ -200,9 +212,7 @@ static kvw_err run_compare(const kvw_args *a, int argc, char **argv, kvw_diag *d
 	kvw_out_field(&o, "regressions", "regressions", NULL, json_integer(regress));
 	kvw_out_field(&o, "missing", "missing", NULL, json_integer(missing));
 	kvw_out_field(&o, "verdict", "verdict", NULL, json_string(bad || hw_fail ? "fail" : "pass"));
-	if ((err = kvw_out_emit(&o, a, argc, argv, d)))
-		goto out;
-	if (a->junit && (err = write_junit(a->junit, rows, n, bad + (hw_fail ? 1 : 0), d)))
+	if ((err = emit_all(&o, a, argc, argv, rows, n, bad + (hw_fail ? 1 : 0), d)))
 		goto out;
 	if (hw_fail)
 		err = kvw_fail(d, KVW_EREGRESSION, "hardware differs (%s vs %s): not compared; "
@@ -218,16 +228,61 @@ out:
 	return err;
 }
 
+/* A baseline must be a clean measurement: hand-written examples, profiles
+ * with nothing to compare and profiles with failed records (whose fits
+ * may rest on wrong data) are refused. */
+static kvw_err check_baseline(const char *from, const json_t *doc, const kvw_profile *p, const kvw_metricset *m,
+                              kvw_diag *d)
+{
+	if (p->example)
+		return kvw_fail(d, KVW_EUSAGE, "%s is a hand-written example, not a measurement", from);
+	if (p->n_failed == 0)
+		return m->n ? KVW_OK : kvw_fail(d, KVW_EUSAGE, "%s has no ok measurement to keep", from);
+	size_t i;
+	const json_t *r = NULL;
+	json_array_foreach(json_object_get(doc, "results"), i, r)
+		if (json_is_string(json_object_get(r, "status"))
+		    && strcmp(json_string_value(json_object_get(r, "status")), "failed") == 0)
+			break;
+	const char *probe = json_string_value(json_object_get(r, "probe"));
+	const char *variant = json_string_value(json_object_get(r, "variant"));
+	const char *reason = json_string_value(json_object_get(r, "reason"));
+	return kvw_fail(d, KVW_EUSAGE, "%s has %d failed record(s) (results[%zu] %s %s: %s): a baseline must come from "
+	                "a run whose probes all passed", from, p->n_failed, i, probe ? probe : "?", variant ? variant : "",
+	                reason ? reason : "?");
+}
+
+static void baseline_out(kvw_out *o, const char *path, const char *from, const kvw_metricset *m)
+{
+	snprintf(o->title, sizeof o->title, "Baseline saved");
+	kvw_out_field(o, "baseline", "baseline", NULL, json_string(path));
+	kvw_out_field(o, "from", "from", NULL, json_string(from));
+	kvw_out_field(o, "hardware", "hardware", NULL, json_string(m->hardware));
+	kvw_out_field(o, "n_metrics", "metrics", NULL, json_integer(m->n));
+	kvw_out_table(o, "metrics");
+	kvw_out_col(o, "metric", "metric", NULL);
+	kvw_out_col(o, "value", "value", "%.5g");
+	kvw_out_col(o, "higher_is_better", "higher is better", NULL);
+	for (int i = 0; i < m->n; i++) {
+		json_t *cells[] = { json_string(m->m[i].name), kvw_num(m->m[i].value), json_boolean(m->m[i].higher_better) };
+		kvw_out_row(o, cells);
+	}
+}
+
 static kvw_err run_baseline(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 {
-	(void)argc, (void)argv;
 	if (a->n_positional != 2 || strcmp(a->positional[0], "save") != 0)
 		return kvw_fail(d, KVW_EUSAGE, "usage: kvwall baseline save DIR --from PROFILE");
 	if (!a->from)
 		return kvw_fail(d, KVW_EUSAGE, "baseline save needs --from PROFILE (a kvwall probe profile.json)");
-	/* read once, check it is a measured profile with something to compare, keep it */
+	/* read once, check it is a clean measured profile, keep it */
 	json_t *doc = NULL;
 	kvw_metricset m = { 0 };
+	kvw_out o;
+	kvw_out_init(&o, "kvwall.baseline/1");
+	char *text = NULL, *table = NULL, path[4096];
+	size_t len = 0, tl = 0;
+	const char *dir = a->positional[1];
 	kvw_profile *p = calloc(1, sizeof *p);
 	kvw_err err = p ? kvw_read_json(a->from, 1u << 26, &doc, d) : kvw_fail(d, KVW_ESYS, "out of memory");
 	if (!err) {
@@ -235,20 +290,22 @@ static kvw_err run_baseline(const kvw_args *a, int argc, char **argv, kvw_diag *
 		if ((err = kvw_profile_parse(doc, p, d)) || (err = kvw_metrics_parse(doc, &m, d)))
 			kvw_prefix(d, err, a->from);
 	}
-	if (!err && p->example)
-		err = kvw_fail(d, KVW_EUSAGE, "%s is a hand-written example, not a measurement", a->from);
-	if (!err && m.n == 0)
-		err = kvw_fail(d, KVW_EUSAGE, "%s has no ok measurement to keep", a->from);
-	const char *dir = a->positional[1];
-	char path[4096];
-	snprintf(path, sizeof path, "%s/baseline.json", dir);
+	if (!err)
+		err = check_baseline(a->from, doc, p, &m, d);
+	if (!err && !(err = kvw_path_join(path, sizeof path, dir, "baseline.json", d))
+	    && !(err = a->output ? kvw_check_output(a->output, d) : KVW_OK) && !(err = kvw_json_text(doc, &text, &len, d))) {
+		baseline_out(&o, path, a->from, &m);
+		err = kvw_out_render(&o, a, argc, argv, &table, &tl, d);
+	}
+	kvw_output outs[2] = { { path, text, len }, { a->output, table, tl } };
 	if (!err && !(err = kvw_mkdir_p(dir, d)))
-		err = kvw_write_json(path, doc, d);
+		err = kvw_write_outputs(outs, 2, d);
 	free(p);
+	free(text);
+	free(table);
+	kvw_out_free(&o);
 	kvw_metrics_free(&m);
 	json_decref(doc);
-	if (!err)
-		printf("baseline saved: %s (from %s)\n", path, a->from);
 	return err;
 }
 

@@ -339,8 +339,10 @@ static kvw_err run_crossover(const kvw_args *a, int argc, char **argv, kvw_diag 
 	title(s, "Transfer or recompute", &o);
 	kvw_setup_describe(s, &o, true);
 	kvw_setup_describe_fit(s, &o);
+	kvw_setup_ctx_note(s, s->ctx, &o);
 	crossover_fields(s, &r, sn, &o);
-	decode_side(a, s, &o);
+	if ((err = decode_side(a, s, &o)))
+		goto out;
 	if (s->sc.layerwise)
 		pipeline(s, &o);
 	ladder(s, &r, &o);
@@ -392,6 +394,7 @@ static kvw_err run_split(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 	title(s, what, &o);
 	kvw_setup_describe(s, &o, true);
 	kvw_setup_describe_fit(s, &o);
+	kvw_setup_ctx_note(s, a->ctx, &o);
 	kvw_out_field(&o, "ctx", "context (tokens)", NULL, json_integer(a->ctx));
 	kvw_out_field(&o, "best_prefix_tokens", "best prefix to recompute", NULL, json_integer(sp.best_prefix));
 	kvw_out_field(&o, "split_s", "time with the best split", "%.4g s", kvw_num(sp.split_s));

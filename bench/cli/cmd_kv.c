@@ -72,6 +72,7 @@ static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 		sliding += m->groups[g].window > 0 ? m->groups[g].count : 0;
 	snprintf(o.title, sizeof o.title, "KV cache of %s at %ld tokens", m->name, s->ctx);
 	kvw_setup_describe(s, &o, false);
+	kvw_setup_ctx_note(s, a->ctx, &o);
 	kvw_out_field(&o, "attention_kind", "attention kind", NULL, json_string(attn_name(m)));
 	kvw_out_field(&o, "layers", "layers", NULL, json_integer(m->n_layers));
 	kvw_out_field(&o, "sliding_window_layers", "sliding-window layers", NULL, json_integer(sliding));

@@ -9,6 +9,7 @@
  * else 2.  DIR/profile.json is written whole at the end.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,12 +209,38 @@ static void results_table(const kvw_probe_run *r, kvw_out *o)
 	}
 }
 
-static kvw_err write_profile(const char *dir, json_t *profile, kvw_diag *d)
+/* Every input checked before a probe runs (minutes on a GPU node): the
+ * model, the addresses, the files to read and the places to write. */
+static kvw_err check_inputs(const kvw_args *a, kvw_diag *d)
 {
-	kvw_err err = kvw_mkdir_p(dir, d);
+	kvw_err err = KVW_OK;
+	struct in_addr ip;
+	kvw_arch *arch = malloc(sizeof *arch);
+	if (!arch)
+		return kvw_fail(d, KVW_ESYS, "out of memory");
+	if (a->model && a->config && kvw_opts_seen(a, "model"))
+		err = kvw_fail(d, KVW_EUSAGE, "give --model or --config, not both");
+	else if (a->config)
+		err = kvw_config_load(a->config, NULL, arch, d);
+	else
+		err = kvw_catalog_model(a->model ? a->model : "llama-3-8b", arch, d);
+	free(arch);
+	if (!err && a->bind && inet_pton(AF_INET, a->bind, &ip) != 1)
+		err = kvw_fail(d, KVW_EUSAGE, "--bind '%s' is not an IPv4 address", a->bind);
+	if (!err && a->peer)
+		err = kvw_tcp_check_peer(a->peer, d);
+	if (!err && a->topology_xml && !(err = kvw_check_regular(a->topology_xml, d)))
+		err = kvw_topo_check_xml(a->topology_xml, d);
+	kvw_storage plan; /* the storage probe's file, size and free space, checked before anything runs */
+	if (!err && (a->storage_dir || a->storage_size || a->storage_file))
+		err = kvw_storage_plan(a, a->quick, &plan, d);
 	char path[4096];
-	snprintf(path, sizeof path, "%s/profile.json", dir);
-	return err ? err : kvw_write_json(path, profile, d);
+	if (!err && a->output)
+		err = kvw_check_output(a->output, d);
+	if (!err && a->out_dir && !(err = kvw_path_join(path, sizeof path, a->out_dir, "profile.json", d))
+	    && !(err = kvw_mkdir_p(a->out_dir, d)))
+		err = kvw_check_output(path, d);
+	return err;
 }
 
 /* Rank 0: one cluster profile from every rank's.  Rank 0's object sections
@@ -297,14 +324,28 @@ static kvw_err select_probes(const kvw_args *a, const kvw_probe **sel, int *n_se
 	return KVW_OK;
 }
 
+/* DIR/profile.json and the table (or the JSON profile) on stdout or
+ * --output: both whole, or neither */
+static kvw_err write_both(const kvw_args *a, const json_t *profile, char *table, size_t tl, kvw_diag *d)
+{
+	char path[4096], *text = NULL;
+	size_t len = 0;
+	kvw_err err = kvw_json_text(profile, &text, &len, d);
+	if (!err && a->out_dir && !(err = kvw_path_join(path, sizeof path, a->out_dir, "profile.json", d)))
+		err = kvw_mkdir_p(a->out_dir, d);
+	kvw_output outs[2] = { { path, text, len }, { a->output, table ? table : text, table ? tl : len } };
+	if (!err)
+		err = a->out_dir ? kvw_write_outputs(outs, 2, d) : kvw_write_outputs(outs + 1, 1, d);
+	free(text);
+	return err;
+}
+
 static kvw_err emit(const kvw_args *a, int argc, char **argv, json_t *profile, const kvw_probe_run *r,
                     kvw_diag *d)
 {
 	kvw_err err = KVW_OK;
-	if (a->out_dir && (err = write_profile(a->out_dir, profile, d)))
-		return err;
 	if (a->json)
-		return kvw_write_json(a->output, profile, d);
+		return write_both(a, profile, NULL, 0, d);
 	kvw_out o;
 	kvw_out_init(&o, "kvwall.probe/1");
 	snprintf(o.title, sizeof o.title, "Probe results%s%s", a->out_dir ? " -> " : "", a->out_dir ? a->out_dir : "");
@@ -327,7 +368,11 @@ static kvw_err emit(const kvw_args *a, int argc, char **argv, json_t *profile, c
 		results_table(&all, &o);
 		free(all.records);
 	}
-	err = kvw_out_emit(&o, a, argc, argv, d);
+	char *table = NULL;
+	size_t tl = 0;
+	if (!(err = kvw_out_render(&o, a, argc, argv, &table, &tl, d)))
+		err = write_both(a, profile, table, tl, d);
+	free(table);
 	kvw_out_free(&o);
 	return err;
 }
@@ -343,14 +388,7 @@ static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 		return err;
 	if (a->catalog)
 		kvw_catalog_set_dir(a->catalog);
-	if (a->peer && (err = kvw_tcp_check_peer(a->peer, d)))
-		return err;
-	kvw_storage plan;
-	if ((a->storage_dir || a->storage_size || a->storage_file) && (err = kvw_storage_plan(a, a->quick, &plan, d)))
-		return err;
-	if (a->topology_xml && access(a->topology_xml, R_OK) != 0)
-		return kvw_fail(d, KVW_EINPUT, "--topology-xml: cannot read %s: %s", a->topology_xml, strerror(errno));
-	if (a->topology_xml && (err = kvw_topo_check_xml(a->topology_xml, d)))
+	if ((err = check_inputs(a, d)))
 		return err;
 	kvw_mpi mpi;
 	kvw_mpi_init(NULL, NULL, &mpi);

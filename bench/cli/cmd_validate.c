@@ -10,6 +10,7 @@
  * predicted vs measured (see validate.h).  Exit 4 when a prediction misses
  * the tolerance; the outputs are written either way.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,59 +101,102 @@ static void pairs_table(const json_t *an, kvw_out *o)
 	}
 }
 
-/* DIR/validation.csv: one row per (model, path, tokens) */
-static kvw_err write_csv(const char *path, const json_t *an, kvw_diag *d)
+/* DIR/validation.csv: one row per (model, path, tokens); *text malloc'd */
+static kvw_err csv_text(const json_t *an, char **text, size_t *len, kvw_diag *d)
 {
-	size_t cap = 1 << 16, used = 0;
-	char *buf = malloc(cap);
-	if (!buf)
+	kvw_membuf mb;
+	FILE *f = kvw_memopen(&mb);
+	if (!f)
 		return kvw_fail(d, KVW_ESYS, "out of memory");
-	used += (size_t)snprintf(buf, cap, "model,path,tokens,recompute_measured_s,recompute_predicted_s,recompute_error,"
-	                                   "transfer_measured_s,transfer_predicted_s,transfer_error\n");
+	fputs("model,path,tokens,recompute_measured_s,recompute_predicted_s,recompute_error,"
+	      "transfer_measured_s,transfer_predicted_s,transfer_error\n", f);
 	size_t i, j;
 	const json_t *p, *pt;
 	json_array_foreach(json_object_get(an, "pairs"), i, p) {
-		json_array_foreach(json_object_get(p, "points"), j, pt) {
-			if (cap - used < 512) {
-				char *nb = realloc(buf, cap *= 2);
-				if (!nb) {
-					free(buf);
-					return kvw_fail(d, KVW_ESYS, "out of memory");
-				}
-				buf = nb;
-			}
-			used += (size_t)snprintf(buf + used, cap - used, "%s,%s,%.0f,%.9g,%.9g,%.6g,%.9g,%.9g,%.6g\n",
-			                         json_string_value(json_object_get(p, "model")),
-			                         json_string_value(json_object_get(p, "path")), num(pt, "tokens"),
-			                         num(pt, "recompute_measured_s"), num(pt, "recompute_predicted_s"),
-			                         num(pt, "recompute_error"), num(pt, "transfer_measured_s"),
-			                         num(pt, "transfer_predicted_s"), num(pt, "transfer_error"));
-		}
+		json_array_foreach(json_object_get(p, "points"), j, pt)
+			fprintf(f, "%s,%s,%.0f,%.9g,%.9g,%.6g,%.9g,%.9g,%.6g\n", json_string_value(json_object_get(p, "model")),
+			        json_string_value(json_object_get(p, "path")), num(pt, "tokens"), num(pt, "recompute_measured_s"),
+			        num(pt, "recompute_predicted_s"), num(pt, "recompute_error"), num(pt, "transfer_measured_s"),
+			        num(pt, "transfer_predicted_s"), num(pt, "transfer_error"));
 	}
-	kvw_err err = kvw_write_atomic(path, buf, used, d);
-	free(buf);
-	return err;
+	return kvw_memclose(f, &mb, text, len, d);
 }
 
-static kvw_err write_dir(const char *dir, const json_t *doc, kvw_diag *d)
+/* The files of --out DIR, to be written with the table in one go. */
+typedef struct dir_files {
+	int n;
+	char (*path)[4096];
+	kvw_output *out;
+} dir_files;
+
+static void dir_files_free(dir_files *f)
 {
-	kvw_err err = kvw_mkdir_p(dir, d);
-	char path[1024];
+	for (int i = 0; i < f->n; i++)
+		free((char *)f->out[i].data);
+	free(f->path);
+	free(f->out);
+}
+
+static kvw_err add_file(dir_files *f, const char *dir, const char *name, char *text, size_t len, kvw_diag *d)
+{
+	int k = f->n;
+	f->out[k] = (kvw_output){ f->path[k], text, len };
+	f->n++; /* text is owned from here on, even on an error */
+	return kvw_path_join(f->path[k], sizeof f->path[k], dir, name, d);
+}
+
+static kvw_err dir_outputs(const char *dir, const json_t *doc, dir_files *f, kvw_diag *d)
+{
+	size_t cap = json_array_size(json_object_get(doc, "models")) + 2;
+	*f = (dir_files){ 0, calloc(cap, sizeof *f->path), calloc(cap, sizeof *f->out) };
+	if (!f->path || !f->out)
+		return kvw_fail(d, KVW_ESYS, "out of memory");
+	kvw_err err = KVW_OK;
 	size_t i;
 	const json_t *m;
 	json_array_foreach(json_object_get(doc, "models"), i, m) {
 		if (err || !json_object_get(m, "prefill"))
 			continue;
+		char name[300], *text = NULL;
+		size_t len = 0;
+		snprintf(name, sizeof name, "profile-%s.json", json_string_value(json_object_get(m, "model")));
+		for (char *c = name; *c; c++) /* a file name, never a path */
+			*c = *c == '/' || (unsigned char)*c < 0x20 ? '_' : *c;
 		json_t *p = kvw_validate_model_profile(doc, m);
-		snprintf(path, sizeof path, "%s/profile-%s.json", dir, json_string_value(json_object_get(m, "model")));
-		err = kvw_write_json(path, p, d);
+		err = kvw_json_text(p, &text, &len, d);
 		json_decref(p);
+		if (!err)
+			err = add_file(f, dir, name, text, len, d);
 	}
-	snprintf(path, sizeof path, "%s/validation.csv", dir);
+	char *text = NULL;
+	size_t len = 0;
+	if (!err && !(err = csv_text(json_object_get(doc, "analysis"), &text, &len, d)))
+		err = add_file(f, dir, "validation.csv", text, len, d);
+	if (!err && !(err = kvw_json_text(doc, &text, &len, d)))
+		err = add_file(f, dir, "validation.json", text, len, d);
+	return err;
+}
+
+/* --out DIR's files and the table (stdout or --output): all, or none */
+static kvw_err emit_all(const kvw_args *a, const kvw_out *o, const json_t *doc, int argc, char **argv, kvw_diag *d)
+{
+	dir_files f = { 0 };
+	char *table = NULL;
+	size_t tl = 0;
+	kvw_err err = a->out_dir ? dir_outputs(a->out_dir, doc, &f, d)
+	              : (f.out = calloc(1, sizeof *f.out)) ? KVW_OK : kvw_fail(d, KVW_ESYS, "out of memory");
 	if (!err)
-		err = write_csv(path, json_object_get(doc, "analysis"), d);
-	snprintf(path, sizeof path, "%s/validation.json", dir);
-	return err ? err : kvw_write_json(path, doc, d);
+		err = kvw_out_render(o, a, argc, argv, &table, &tl, d);
+	if (!err && a->out_dir)
+		err = kvw_mkdir_p(a->out_dir, d);
+	if (!err) {
+		f.out[f.n++] = (kvw_output){ a->output, table, tl };
+		table = NULL; /* freed with f */
+		err = kvw_write_outputs(f.out, f.n, d);
+	}
+	free(table);
+	dir_files_free(&f);
+	return err;
 }
 
 static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
@@ -181,10 +225,6 @@ static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 		return a->from ? kvw_prefix(d, err, a->from) : err;
 	}
 	const json_t *an = json_object_get(doc, "analysis");
-	if (a->out_dir && (err = write_dir(a->out_dir, doc, d))) {
-		json_decref(doc);
-		return err;
-	}
 	kvw_out o;
 	kvw_out_init(&o, "kvwall.validate/1");
 	snprintf(o.title, sizeof o.title, "Crossover measured vs predicted%s", a->from ? " (re-analysed)" : "");
@@ -220,7 +260,7 @@ static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 		             1e3 * num(rf, "overhead_s"), num(rf, "scale"), 1e3 * num(tf, "overhead_s"), num(tf, "scale"));
 	}
 	pairs_table(an, &o);
-	err = kvw_out_emit(&o, a, argc, argv, d);
+	err = emit_all(a, &o, doc, argc, argv, d);
 	kvw_out_free(&o);
 	if (!err && !pass) {
 		const char *why = NULL;

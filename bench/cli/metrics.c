@@ -11,6 +11,12 @@
 #include "kvw_config.h"
 #include "record.h"
 
+/* A number the gate may score: finite and positive. */
+static bool scoreable(const json_t *v)
+{
+	return json_is_number(v) && isfinite(json_number_value(v)) && json_number_value(v) > 0;
+}
+
 static kvw_err add(kvw_metricset *s, const char *name, double value, double spread, bool higher, kvw_diag *d)
 {
 	if (!isfinite(value))
@@ -96,8 +102,8 @@ static kvw_err from_profile(const json_t *root, kvw_metricset *s, kvw_diag *d)
 	json_array_foreach(json_object_get(root, "links"), i, j) {
 		const char *ln = json_string_value(json_object_get(j, "name"));
 		const json_t *bw = json_object_get(j, "bandwidth_GBps");
-		if (!ln || !json_is_number(bw))
-			return kvw_fail(d, KVW_EINPUT, "links[%zu] needs \"name\" and \"bandwidth_GBps\"", i);
+		if (!ln || !scoreable(bw))
+			return kvw_fail(d, KVW_EINPUT, "links[%zu] needs \"name\" and a positive \"bandwidth_GBps\"", i);
 		char name[192];
 		snprintf(name, sizeof name, "link/%s:bandwidth_GBps", ln);
 		kvw_err err = add(s, name, json_number_value(bw), 0, true, d);
@@ -107,16 +113,18 @@ static kvw_err from_profile(const json_t *root, kvw_metricset *s, kvw_diag *d)
 	return KVW_OK;
 }
 
+/* Google Benchmark's time units (benchmark.h TimeUnit); 0: unknown */
 static double unit_seconds(const char *unit)
 {
-	if (!unit || strcmp(unit, "ns") == 0)
-		return 1e-9;
-	if (strcmp(unit, "us") == 0)
-		return 1e-6;
-	if (strcmp(unit, "ms") == 0)
-		return 1e-3;
-	return 1.0;
+	static const struct { const char *name; double s; } units[] = {
+		{ "ns", 1e-9 }, { "us", 1e-6 }, { "ms", 1e-3 }, { "s", 1.0 },
+	};
+	for (size_t i = 0; unit && i < sizeof units / sizeof units[0]; i++)
+		if (strcmp(unit, units[i].name) == 0)
+			return units[i].s;
+	return 0;
 }
+
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -135,13 +143,22 @@ static kvw_err gbench_group(const json_t *benches, const char *run, kvw_metricse
 		const char *rn = run_name(b);
 		if (!rn || strcmp(rn, run) != 0)
 			continue;
-		const json_t *rt = json_object_get(b, "real_time");
-		if (!json_is_number(rt))
-			return kvw_fail(d, KVW_EINPUT, "benchmark '%s' has no real_time", run);
-		double t = json_number_value(rt) * unit_seconds(json_string_value(json_object_get(b, "time_unit")));
+		const json_t *rt = json_object_get(b, "real_time"), *tu = json_object_get(b, "time_unit");
 		const char *type = json_string_value(json_object_get(b, "run_type"));
 		const char *agg = json_string_value(json_object_get(b, "aggregate_name"));
 		const json_t *by = json_object_get(b, "bytes_per_second");
+		bool spread = agg && strcmp(agg, "median") && strcmp(agg, "mean"); /* stddev, cv, min...: may be 0 */
+		if (!json_is_number(rt))
+			return kvw_fail(d, KVW_EINPUT, "benchmark '%s' has no real_time", run);
+		if (!isfinite(json_number_value(rt)) || json_number_value(rt) < 0 || (!spread && !scoreable(rt)))
+			return kvw_fail(d, KVW_EINPUT, "benchmark '%s': real_time %g must be a positive number", run,
+			                json_number_value(rt));
+		if (!(unit_seconds(json_string_value(tu)) > 0))
+			return kvw_fail(d, KVW_EINPUT, "benchmark '%s': time_unit '%s' is not ns, us, ms or s", run,
+			                json_is_string(tu) ? json_string_value(tu) : "(missing)");
+		if (by && !json_is_null(by) && !scoreable(by))
+			return kvw_fail(d, KVW_EINPUT, "benchmark '%s': bytes_per_second must be a positive number", run);
+		double t = json_number_value(rt) * unit_seconds(json_string_value(tu));
 		if (type && strcmp(type, "aggregate") == 0 && agg) {
 			if (strcmp(agg, "median") == 0) {
 				agg_median = t;

@@ -226,6 +226,73 @@ static void measured_link(kvw_setup *s, const kvw_profile_link *pl)
 	         s->profile.example ? " (EXAMPLE profile)" : "");
 }
 
+/* Levenshtein distance, capped at 99 (names are short) */
+static int edits(const char *a, const char *b)
+{
+	size_t m = strlen(a), n = strlen(b);
+	if (m > 95 || n > 95)
+		return 99;
+	int row[96];
+	for (size_t j = 0; j <= n; j++)
+		row[j] = (int)j;
+	for (size_t i = 1; i <= m; i++) {
+		int diag = row[0];
+		row[0] = (int)i;
+		for (size_t j = 1; j <= n; j++) {
+			int up = row[j], cost = a[i - 1] != b[j - 1];
+			int best = diag + cost < up + 1 ? diag + cost : up + 1;
+			row[j] = best < row[j - 1] + 1 ? best : row[j - 1] + 1;
+			diag = up;
+		}
+	}
+	return row[n];
+}
+
+/* appends names to buf (", "-separated) and keeps the closest to want in
+ * *best: a name want begins, else one a few edits away */
+static void list_names(const char *want, const char *const *names, int n, char *buf, size_t cap, const char **best,
+                       int *best_d)
+{
+	size_t used = strlen(buf);
+	for (int i = 0; i < n; i++) {
+		used += (size_t)snprintf(buf + used, used < cap ? cap - used : 0, "%s%s", i ? ", " : "", names[i]);
+		size_t nl = strlen(names[i]);
+		bool prefix = strncasecmp(names[i], want, strlen(want)) == 0 || (nl >= 4 && strncasecmp(want, names[i], nl) == 0);
+		int dist = prefix ? 1 : edits(want, names[i]);
+		if (dist < *best_d && dist <= 2 + (int)strlen(want) / 5)
+			*best = names[i], *best_d = dist;
+	}
+}
+
+/* --link NAME found nowhere: the message lists the profile's links and the
+ * catalog's, and the nearest name */
+static kvw_err unknown_link(const char *want, const kvw_setup *s, kvw_diag *d)
+{
+	char known[400] = "", **cat = NULL, hint[160] = "";
+	const char *names[KVW_PROFILE_MAX_LINKS], *best = NULL;
+	int n_cat = 0, best_d = 99;
+	if (s->have_profile) {
+		for (int i = 0; i < s->profile.n_links; i++)
+			names[i] = s->profile.links[i].name;
+		snprintf(known, sizeof known, "the profile's: ");
+		list_names(want, names, s->profile.n_links, known, sizeof known, &best, &best_d);
+		if (!s->profile.n_links)
+			snprintf(known, sizeof known, "the profile has none; ");
+		else
+			snprintf(known + strlen(known), sizeof known - strlen(known), "; ");
+	}
+	size_t at = strlen(known);
+	if (kvw_catalog_list(KVW_CAT_LINK, &cat, &n_cat, d) == KVW_OK) {
+		snprintf(known + at, sizeof known - at, "the catalog's: ");
+		list_names(want, (const char *const *)cat, n_cat, known, sizeof known, &best, &best_d);
+	}
+	if (best)
+		snprintf(hint, sizeof hint, "; did you mean '%s'?", best);
+	kvw_err err = kvw_fail(d, KVW_EUSAGE, "unknown link '%s'%s (%s)", want, hint, known);
+	kvw_catalog_free_names(cat, n_cat);
+	return err;
+}
+
 static kvw_err resolve_link(const kvw_args *a, kvw_setup *s, bool need, kvw_diag *d)
 {
 	if (a->gbps > 0 && a->link)
@@ -248,11 +315,16 @@ static kvw_err resolve_link(const kvw_args *a, kvw_setup *s, bool need, kvw_diag
 		pl = kvw_profile_find_link(&s->profile, a->link);
 	else if (s->have_profile && s->profile.n_links == 1)
 		pl = &s->profile.links[0];
+	if (pl && pl->failed[0])
+		return kvw_fail(d, KVW_EINPUT, "link '%s' of %s was fitted from a failed measurement (%s): measure it again",
+		                pl->name, s->profile.path, pl->failed);
 	if (pl) {
 		measured_link(s, pl);
 	} else if (a->link) {
 		cat_link c;
 		kvw_err err = catalog_link(a, a->link, &c, d);
+		if (err == KVW_EUSAGE)
+			return unknown_link(a->link, s, d);
 		if (err)
 			return err;
 		s->sc.link = c.link;
@@ -405,6 +477,16 @@ static void describe_link(const kvw_setup *s, kvw_out *o)
 	kvw_out_field(o, "link_efficiency_source", NULL, NULL, json_string(s->link_eff_source));
 	kvw_out_field(o, "link_alpha_us", "link latency", "%.4g us", kvw_num(s->sc.link.alpha_s * 1e6));
 	kvw_out_field(o, "link_kind", "link kind", NULL, json_string(s->link_loopback ? "loopback" : "path"));
+}
+
+bool kvw_setup_ctx_note(const kvw_setup *s, long ctx, kvw_out *o)
+{
+	long window = s->arch.max_position;
+	if (window <= 0 || ctx <= window)
+		return false;
+	kvw_out_note(o, "context %ld tokens is beyond %s's context window (max_position_embeddings = %ld): the model "
+	             "was not built for it, these figures extrapolate", ctx, s->arch.name, window);
+	return true;
 }
 
 void kvw_setup_describe(const kvw_setup *s, kvw_out *o, bool with_link)

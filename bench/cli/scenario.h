@@ -84,6 +84,10 @@ kvw_err kvw_setup_auto_tp(kvw_setup *s, kvw_diag *d);
 kvw_err kvw_setup_named_link(const kvw_setup *s, const char *name, kvw_link *out, char *source, size_t cap,
                              char *kind, kvw_diag *d);
 
+/* A note when ctx tokens is beyond the model's context window
+ * (max_position_embeddings, when its config gives one); true if noted. */
+bool kvw_setup_ctx_note(const kvw_setup *s, long ctx, kvw_out *o);
+
 /* Summary fields and notes every model command prints. */
 void kvw_setup_describe(const kvw_setup *s, kvw_out *o, bool with_link);
 /* Does the deployment (s->sc.kv.tp) fit the GPU: weights per GPU, KV

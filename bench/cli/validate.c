@@ -246,6 +246,24 @@ static kvw_err pair_splits(pair_ctx *c, const json_t *splits, const char *where,
 	return KVW_OK;
 }
 
+/* Does the document's profile have this link?  links gets its names. */
+static bool profile_has_link(const json_t *profile, const char *name, char *links, size_t cap)
+{
+	bool found = false;
+	size_t i, used = 0;
+	const json_t *l;
+	links[0] = '\0';
+	json_array_foreach(json_object_get(profile, "links"), i, l) {
+		const char *n = json_string_value(json_object_get(l, "name"));
+		found |= n && strcmp(n, name) == 0;
+		if (n && used < cap)
+			used += (size_t)snprintf(links + used, cap - used, "%s%s", used ? ", " : "", n);
+	}
+	if (!used)
+		snprintf(links, cap, "none");
+	return found;
+}
+
 static kvw_err analyse_model(const json_t *doc, const json_t *m, const char *where, const kvw_args *a,
                              double tolerance, json_t *pairs, int *with_crossover, bool *pass, kvw_diag *d)
 {
@@ -307,12 +325,13 @@ static kvw_err analyse_model(const json_t *doc, const json_t *m, const char *whe
 		                .tp = 1, .message_tokens = (long)xs.tokens[xs.n - 1] };
 		char pwhere[200];
 		snprintf(pwhere, sizeof pwhere, "profile of %s", name);
-		if ((err = kvw_setup_with_profile(&pa, profile, pwhere, s, true, d)))
-			break;
-		if (strcmp(s->link_name, link) != 0) {
-			err = kvw_fail(d, KVW_EINPUT, "%s: the profile has no link '%s'", at, link);
+		char links[300];
+		if (!profile_has_link(profile, link, links, sizeof links)) {
+			err = kvw_fail(d, KVW_EINPUT, "%s: the profile has no link '%s' (its links: %s)", at, link, links);
 			break;
 		}
+		if ((err = kvw_setup_with_profile(&pa, profile, pwhere, s, true, d)))
+			break;
 		if (!s->profile.has_prefill) {
 			err = fail_at(d, where, "no 'prefill' curve: the prediction needs this model's measured prefill");
 			break;

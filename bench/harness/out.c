@@ -17,7 +17,9 @@ void kvw_out_init(kvw_out *o, const char *schema)
 {
 	memset(o, 0, sizeof *o);
 	o->schema = schema;
+	o->alloc_failures = kvw_alloc_failures();
 	o->rows = json_array();
+	o->oom = !o->rows;
 }
 
 void kvw_out_free(kvw_out *o)
@@ -54,6 +56,8 @@ void kvw_out_note(kvw_out *o, const char *fmt, ...)
 	va_start(ap, fmt);
 	if (vasprintf(&o->notes[o->n_notes], fmt, ap) >= 0)
 		o->n_notes++;
+	else
+		o->oom = true;
 	va_end(ap);
 }
 
@@ -72,8 +76,10 @@ void kvw_out_row(kvw_out *o, json_t *const *values)
 {
 	json_t *row = json_array();
 	for (int i = 0; i < o->n_cols; i++)
-		json_array_append_new(row, values[i] ? values[i] : json_null());
-	json_array_append_new(o->rows, row);
+		if (json_array_append_new(row, values[i] ? values[i] : json_null()) != 0)
+			o->oom = true;
+	if (json_array_append_new(o->rows, row) != 0)
+		o->oom = true;
 }
 
 /* ---- rendering -------------------------------------------------------------- */
@@ -227,97 +233,19 @@ static json_t *build_json(const kvw_out *o, int argc, char **argv)
 	return root;
 }
 
-kvw_err kvw_mkdir_p(const char *dir, kvw_diag *d)
+kvw_err kvw_out_render(const kvw_out *o, const kvw_args *args, int argc, char **argv, char **text, size_t *len,
+                       kvw_diag *d)
 {
-	char path[4096];
-	size_t n = strlen(dir);
-	if (n == 0 || n >= sizeof path)
-		return kvw_fail(d, KVW_EUSAGE, "bad directory name '%s'", dir);
-	memcpy(path, dir, n + 1);
-	for (char *p = path + 1; ; p++) {
-		bool end = *p == '\0';
-		if (*p == '/' || end) {
-			*p = '\0';
-			if (mkdir(path, 0777) != 0 && errno != EEXIST)
-				return kvw_fail(d, KVW_ESYS, "cannot create %s: %s", path, strerror(errno));
-			if (end)
-				break;
-			*p = '/';
-		}
-	}
-	return KVW_OK;
-}
-
-kvw_err kvw_write_atomic(const char *path, const char *data, size_t len, kvw_diag *d)
-{
-	size_t pl = strlen(path);
-	char *tmp = malloc(pl + 16);
-	if (!tmp)
-		return kvw_fail(d, KVW_ESYS, "out of memory");
-	snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		kvw_err e = kvw_fail(d, KVW_ESYS, "cannot create %s: %s", tmp, strerror(errno));
-		free(tmp);
-		return e;
-	}
-	size_t done = 0;
-	while (done < len) {
-		ssize_t w = write(fd, data + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		done += (size_t)w;
-	}
-	int saved = errno;
-	bool ok = done == len && fsync(fd) == 0;
-	if (close(fd) != 0)
-		ok = false;
-	if (ok && rename(tmp, path) != 0) {
-		saved = errno;
-		ok = false;
-	}
-	kvw_err err = KVW_OK;
-	if (!ok) {
-		unlink(tmp);
-		err = kvw_fail(d, KVW_ESYS, "cannot write %s: %s", path, strerror(saved ? saved : EIO));
-	}
-	free(tmp);
-	return err;
-}
-
-kvw_err kvw_write_json(const char *path, const json_t *doc, kvw_diag *d)
-{
-	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(17)); /* round-trips exactly */
-	if (!text)
-		return kvw_fail(d, KVW_ESYS, "out of memory writing JSON");
-	size_t len = strlen(text);
-	char *grown = realloc(text, len + 2);
-	if (!grown) {
-		free(text);
-		return kvw_fail(d, KVW_ESYS, "out of memory writing JSON");
-	}
-	memcpy(grown + len, "\n", 2);
-	kvw_err err = KVW_OK;
-	if (path)
-		err = kvw_write_atomic(path, grown, len + 1, d);
-	else if (fwrite(grown, 1, len + 1, stdout) != len + 1 || fflush(stdout) != 0)
-		err = kvw_fail(d, KVW_ESYS, "cannot write to standard output");
-	free(grown);
-	return err;
-}
-
-kvw_err kvw_out_emit(const kvw_out *o, const kvw_args *args, int argc, char **argv, kvw_diag *d)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	*text = NULL;
+	*len = 0;
+	kvw_membuf mb;
+	FILE *f = kvw_memopen(&mb);
 	if (!f)
 		return kvw_fail(d, KVW_ESYS, "out of memory");
+	bool failed = o->oom;
 	if (args->json) {
 		json_t *root = build_json(o, argc, argv);
-		json_dumpf(root, f, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
+		failed |= !root || json_dumpf(root, f, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) != 0;
 		fputc('\n', f);
 		json_decref(root);
 	} else if (args->csv) {
@@ -325,15 +253,25 @@ kvw_err kvw_out_emit(const kvw_out *o, const kvw_args *args, int argc, char **ar
 	} else {
 		render_human(o, f);
 	}
-	if (fclose(f) != 0) {
-		free(text);
-		return kvw_fail(d, KVW_ESYS, "out of memory rendering output");
+	kvw_err err = kvw_memclose(f, &mb, text, len, d);
+	if (!err && (failed || kvw_alloc_failures() != o->alloc_failures)) {
+		free(*text);
+		*text = NULL;
+		err = KVW_ESYS;
 	}
-	kvw_err err = KVW_OK;
-	if (args->output)
-		err = kvw_write_atomic(args->output, text, len, d);
-	else if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0)
-		err = kvw_fail(d, KVW_ESYS, "cannot write to standard output");
+	return err ? kvw_fail(d, KVW_ESYS, "out of memory building the output (%zu rows): nothing written",
+	                      json_array_size(o->rows)) : KVW_OK;
+}
+
+kvw_err kvw_out_emit(const kvw_out *o, const kvw_args *args, int argc, char **argv, kvw_diag *d)
+{
+	char *text;
+	size_t len;
+	kvw_err err = kvw_out_render(o, args, argc, argv, &text, &len, d);
+	if (err)
+		return err;
+	kvw_output out = { args->output, text, len };
+	err = kvw_write_outputs(&out, 1, d);
 	free(text);
 	return err;
 }

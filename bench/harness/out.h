@@ -39,6 +39,8 @@ typedef struct kvw_out {
 	int n_cols;
 	kvw_field cols[KVW_OUT_MAX_COLS]; /* value unused */
 	json_t *rows; /* array of arrays, owned */
+	unsigned long alloc_failures; /* kvw_alloc_failures() at init */
+	bool oom;     /* something could not be stored */
 } kvw_out;
 
 void kvw_out_init(kvw_out *o, const char *schema);
@@ -59,14 +61,57 @@ json_t *kvw_num(double x);
  * args->output (atomically).  argc/argv go into the JSON envelope. */
 kvw_err kvw_out_emit(const kvw_out *o, const kvw_args *args, int argc, char **argv, kvw_diag *d);
 
+/* The rendered text of o (what kvw_out_emit writes); *text is malloc'd,
+ * the caller frees it.  Out of memory anywhere in building o (jansson, a
+ * note, the rendering) is KVW_ESYS here, never a shorter output. */
+kvw_err kvw_out_render(const kvw_out *o, const kvw_args *args, int argc, char **argv, char **text, size_t *len,
+                       kvw_diag *d);
+
+/* ---- files (outfile.c: what a path may be, and what happens to it) ---------- */
+
 /* A whole JSON document, indented, with a final newline: to path
  * (atomically) or, when path is NULL, to stdout. */
 kvw_err kvw_write_json(const char *path, const json_t *doc, kvw_diag *d);
+/* The same text in memory (*text malloc'd, the caller frees it). */
+kvw_err kvw_json_text(const json_t *doc, char **text, size_t *len, kvw_diag *d);
 
-/* mkdir -p */
+/* mkdir -p; a file in the way of a directory is an error */
 kvw_err kvw_mkdir_p(const char *dir, kvw_diag *d);
 
-/* Writes len bytes to path through a temporary file and rename(2). */
+/* One output: path NULL is stdout. */
+typedef struct kvw_output {
+	const char *path;
+	const char *data;
+	size_t len;
+} kvw_output;
+
+/* All outputs written whole or none: every file is written under a
+ * temporary name and every device or FIFO opened first; then devices,
+ * stdout, and the renames.  Regular files are replaced (mode and owner
+ * kept; a new one gets 0666 less the umask), symlinks followed to an
+ * existing target, character devices and FIFOs written through;
+ * directories, block devices and sockets refused. */
+kvw_err kvw_write_outputs(const kvw_output *outs, int n, kvw_diag *d);
+/* One output the same way. */
 kvw_err kvw_write_atomic(const char *path, const char *data, size_t len, kvw_diag *d);
+/* Could path be written?  (Before minutes of measuring: its directory
+ * exists and is writable, and it is nothing kvwall refuses.) */
+kvw_err kvw_check_output(const char *path, kvw_diag *d);
+
+/* A FILE that writes into memory and, unlike open_memstream (whose text is
+ * silently cut short when it cannot grow), says when memory ran out:
+ * kvw_memclose is then KVW_ESYS and *text NULL.  *text is malloc'd and
+ * NUL-terminated; the caller frees it. */
+typedef struct kvw_membuf {
+	char *data;
+	size_t len, cap;
+	bool failed;
+} kvw_membuf;
+FILE *kvw_memopen(kvw_membuf *b);
+kvw_err kvw_memclose(FILE *f, kvw_membuf *b, char **text, size_t *len, kvw_diag *d);
+
+/* How many allocations inside jansson have failed so far (installs the
+ * counting allocator on first use; kvw_out_init calls it). */
+unsigned long kvw_alloc_failures(void);
 
 #endif

@@ -47,9 +47,21 @@ json_t *kvw_probe_section(kvw_probe_run *r, const char *key, bool array)
 	return s;
 }
 
-void kvw_probe_add_link(kvw_probe_run *r, const char *name, const char *klass, double alpha_s,
+bool kvw_probe_records_ok(const kvw_probe_run *r, int first)
+{
+	for (int i = first < 0 ? 0 : first; i < r->n_records; i++)
+		if (r->records[i].status != KVW_ST_OK)
+			return false;
+	return true;
+}
+
+bool kvw_probe_add_link(kvw_probe_run *r, int first, const char *name, const char *klass, double alpha_s,
                         double bw, int points, double r2)
 {
+	if (!kvw_probe_records_ok(r, first)) {
+		fprintf(stderr, "kvwall probe: %s: not fitted, a measurement it rests on failed\n", name);
+		return false;
+	}
 	json_t *l = json_object();
 	json_object_set_new(l, "name", json_string(name));
 	json_object_set_new(l, "class", json_string(klass));
@@ -58,6 +70,7 @@ void kvw_probe_add_link(kvw_probe_run *r, const char *name, const char *klass, d
 	json_object_set_new(l, "points", json_integer(points));
 	json_object_set_new(l, "fit_r2", kvw_num(r2));
 	json_array_append_new(kvw_probe_section(r, "links", true), l);
+	return true;
 }
 
 kvw_err kvw_probe_model(const kvw_probe_run *r, struct kvw_arch *a, kvw_diag *d)

@@ -90,9 +90,13 @@ int kvw_probe_run_one(const kvw_probe *p, kvw_probe_run *r, kvw_diag *d);
 /* A new profile object: schema, tool, time, command, host facts. */
 json_t *kvw_profile_new(int argc, char **argv);
 
-/* Appends a fitted link to profile.links. */
-void kvw_probe_add_link(kvw_probe_run *r, const char *name, const char *klass, double alpha_s,
+/* Appends a fitted link to profile.links, unless a record the fit rests
+ * on failed (any of r->records[first ..]): nothing is fitted from data
+ * that was verified wrong.  Returns whether the link was added. */
+bool kvw_probe_add_link(kvw_probe_run *r, int first, const char *name, const char *klass, double alpha_s,
                         double bw, int points, double r2);
+/* True when every record from first on is ok. */
+bool kvw_probe_records_ok(const kvw_probe_run *r, int first);
 
 #ifdef __cplusplus
 }

@@ -174,14 +174,65 @@ static kvw_err read_decode(const json_t *dc, kvw_profile *p, kvw_diag *d)
 	return KVW_OK;
 }
 
+/* hbm: {"copy_GBps", "read_GBps", ...}: every *_GBps a positive number or
+ * null; copy_GBps is the decode side's HBM bandwidth */
+static kvw_err read_hbm(const json_t *hbm, kvw_profile *p, kvw_diag *d)
+{
+	if (!hbm || json_is_null(hbm))
+		return KVW_OK;
+	if (!json_is_object(hbm))
+		return kvw_fail(d, KVW_EINPUT, "'hbm' must be an object");
+	const char *key;
+	const json_t *v;
+	json_object_foreach((json_t *)hbm, key, v) {
+		size_t n = strlen(key);
+		if (n < 5 || strcmp(key + n - 5, "_GBps") != 0 || json_is_null(v))
+			continue;
+		double x = json_is_number(v) ? json_number_value(v) : NAN;
+		if (!(x > 0) || !isfinite(x)) {
+			if (json_is_number(v))
+				return kvw_fail(d, KVW_EINPUT, "hbm.%s must be a positive number (got %g)", key, x);
+			return kvw_fail(d, KVW_EINPUT, "hbm.%s must be a positive number (got a JSON %s)", key,
+			                json_is_string(v) ? "string" : json_is_boolean(v) ? "boolean" : "array or object");
+		}
+		if (strcmp(key, "copy_GBps") == 0)
+			p->hbm_bw = x * 1e9;
+	}
+	return KVW_OK;
+}
+
+/* the parts only shown, never computed with: still the right types */
+static kvw_err read_facts(const json_t *root, kvw_diag *d)
+{
+	const json_t *host = json_object_get(root, "host"), *label = json_object_get(root, "label");
+	const json_t *ex = json_object_get(root, "example"), *gpus = json_object_get(host, "gpus");
+	if (host && !json_is_object(host))
+		return kvw_fail(d, KVW_EINPUT, "'host' must be an object");
+	if (gpus && !json_is_array(gpus))
+		return kvw_fail(d, KVW_EINPUT, "host.gpus must be an array");
+	size_t i;
+	const json_t *g;
+	json_array_foreach(gpus, i, g)
+		if (!json_is_object(g) || (json_object_get(g, "name") && !json_is_string(json_object_get(g, "name"))))
+			return kvw_fail(d, KVW_EINPUT, "host.gpus[%zu] must be an object with a string \"name\"", i);
+	if (label && !json_is_string(label) && !json_is_null(label))
+		return kvw_fail(d, KVW_EINPUT, "'label' must be a string");
+	if (ex && !json_is_boolean(ex))
+		return kvw_fail(d, KVW_EINPUT, "'example' must be true or false");
+	const json_t *pf = json_object_get(root, "prefill");
+	if (pf && !json_is_object(pf))
+		return kvw_fail(d, KVW_EINPUT, "'prefill' must be an object");
+	return KVW_OK;
+}
+
 static kvw_err read_misc(const json_t *root, kvw_profile *p, kvw_diag *d)
 {
-	const json_t *hbm = json_object_get(root, "hbm"), *in = json_object_get(root, "interference");
-	double x;
-	if (hbm && pos_num(hbm, "copy_GBps", &x))
-		p->hbm_bw = x * 1e9;
+	const json_t *in = json_object_get(root, "interference");
+	kvw_err err = read_facts(root, d);
+	if (err || (err = read_hbm(json_object_get(root, "hbm"), p, d)))
+		return err;
 	p->compute_slowdown = p->copy_slowdown = 1.0;
-	if (in) {
+	if (in && !json_is_null(in)) {
 		if (!pos_num(in, "compute_slowdown", &p->compute_slowdown) || !pos_num(in, "copy_slowdown", &p->copy_slowdown)
 		    || p->compute_slowdown < 1 || p->copy_slowdown < 1)
 			return kvw_fail(d, KVW_EINPUT, "interference needs compute_slowdown and copy_slowdown >= 1");
@@ -216,8 +267,14 @@ static kvw_err read_kv_messages(const json_t *arr, kvw_profile *p, kvw_diag *d)
 		int n = 0;
 		if (!path)
 			return kvw_fail(d, KVW_EINPUT, "kv_messages[%zu] has no \"path\"", i);
-		json_array_foreach(json_object_get(e, "modes"), k, m) {
+		const json_t *modes = json_object_get(e, "modes");
+		if (!json_is_array(modes))
+			return kvw_fail(d, KVW_EINPUT, "kv_messages[%zu].modes must be an array", i);
+		json_array_foreach(modes, k, m) {
 			const json_t *x = json_object_get(m, "extra_us_per_message");
+			if (!json_is_object(m) || (x && !json_is_null(x) && !json_is_number(x)))
+				return kvw_fail(d, KVW_EINPUT, "kv_messages[%zu].modes[%zu].extra_us_per_message must be a number "
+				                "or null", i, k);
 			if (json_is_number(x) && json_number_value(x) > 0 && isfinite(json_number_value(x)) && n < 16)
 				v[n++] = json_number_value(x) * 1e-6;
 		}
@@ -236,6 +293,28 @@ double kvw_profile_message_cost(const kvw_profile *p, const char *link)
 		if (strncmp(link, p->msgcost[i].path, strlen(p->msgcost[i].path)) == 0)
 			return p->msgcost[i].cost_s;
 	return 0;
+}
+
+/* A link whose sweep has a failed record (its variants are named
+ * "<link>_<size>") rests on data checked wrong: kvwall no longer writes
+ * such fits, and older profiles' are marked so they are not used. */
+static void mark_failed_fits(const json_t *results, kvw_profile *p)
+{
+	size_t i;
+	const json_t *r;
+	json_array_foreach(results, i, r) {
+		const char *st = json_string_value(json_object_get(r, "status"));
+		const char *v = json_string_value(json_object_get(r, "variant"));
+		const char *why = json_string_value(json_object_get(r, "reason"));
+		if (!st || strcmp(st, "failed") != 0 || !v)
+			continue;
+		for (int k = 0; k < p->n_links; k++) {
+			kvw_profile_link *l = &p->links[k];
+			size_t n = strlen(l->name);
+			if (!l->failed[0] && strncmp(v, l->name, n) == 0 && v[n] == '_')
+				snprintf(l->failed, sizeof l->failed, "results[%zu] %s: %s", i, v, why ? why : "failed");
+		}
+	}
 }
 
 static kvw_err parse(const json_t *root, kvw_profile *p, kvw_diag *d)
@@ -263,6 +342,7 @@ static kvw_err parse(const json_t *root, kvw_profile *p, kvw_diag *d)
 		if (err)
 			return kvw_prefix(d, err, "decode_fp8");
 	}
+	mark_failed_fits(json_object_get(root, "results"), p);
 	return read_misc(root, p, d);
 }
 

@@ -52,6 +52,7 @@ typedef struct kvw_profile_link {
 	char kind[16];
 	kvw_link link;
 	double fit_r2; /* NAN when not given */
+	char failed[200]; /* "" or the failed record the fit rests on (older profiles) */
 } kvw_profile_link;
 
 typedef struct kvw_profile {

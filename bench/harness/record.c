@@ -80,6 +80,16 @@ kvw_err kvw_record_from_json(const json_t *j, kvw_record *r, kvw_diag *d)
 		return err;
 	if (isnan(r->bytes))
 		r->bytes = 0;
+	/* a rate is positive when there is one; sizes and spreads are not negative */
+	if (!isnan(r->gbps) && !(r->gbps > 0))
+		return kvw_fail(d, KVW_EINPUT, "result '%s' %s: gbps %g must be positive (or null)", r->probe, r->variant,
+		                r->gbps);
+	if (!isnan(r->tflops) && !(r->tflops > 0))
+		return kvw_fail(d, KVW_EINPUT, "result '%s' %s: tflops %g must be positive (or null)", r->probe,
+		                r->variant, r->tflops);
+	if (r->bytes < 0)
+		return kvw_fail(d, KVW_EINPUT, "result '%s' %s: bytes %g must not be negative", r->probe, r->variant,
+		                r->bytes);
 	int s;
 	for (s = 0; s <= KVW_ST_FAILED && strcmp(status, status_names[s]); s++)
 		;
@@ -92,11 +102,17 @@ kvw_err kvw_record_from_json(const json_t *j, kvw_record *r, kvw_diag *d)
 	const json_t *t = json_object_get(j, "time_s"), *v = json_object_get(j, "verify");
 	const char *tk[] = { "min", "median", "p90", "max", "stddev" };
 	double *ts = &r->time_s.min;
-	for (int i = 0; i < 5; i++)
+	if (t && !json_is_null(t) && !json_is_object(t))
+		return kvw_fail(d, KVW_EINPUT, "result '%s' %s: time_s must be an object or null", r->probe, r->variant);
+	for (int i = 0; i < 5; i++) {
 		if (json_is_object(t) && (err = opt_num(t, tk[i], &ts[i], d)))
 			return err;
 		else if (!json_is_object(t))
 			ts[i] = NAN;
+		if (ts[i] < 0)
+			return kvw_fail(d, KVW_EINPUT, "result '%s' %s: time_s.%s %g must not be negative", r->probe,
+			                r->variant, tk[i], ts[i]);
+	}
 	if (r->status == KVW_ST_OK && !(r->time_s.median > 0))
 		return kvw_fail(d, KVW_EINPUT, "result '%s' is ok without a positive time_s.median", r->probe);
 	json_int_t it = json_integer_value(json_object_get(j, "iterations"));

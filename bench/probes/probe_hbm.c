@@ -140,7 +140,8 @@ static kvw_err hbm_size(kvw_probe_run *r, size_t bytes, json_t *summary, kvw_dia
 		}
 		char key[32];
 		snprintf(key, sizeof key, "%s_GBps", op_name(op));
-		json_object_set_new(summary, key, kvw_num(rec.gbps));
+		if (rec.status == KVW_ST_OK) /* a kernel checked wrong gives no figure */
+			json_object_set_new(summary, key, kvw_num(rec.gbps));
 		if ((err = kvw_probe_emit(r, &rec, d)))
 			goto out;
 	}
@@ -170,6 +171,7 @@ static kvw_err d2d_sweep(kvw_probe_run *r, kvw_diag *d)
 	KVW_CU(cudaMalloc(&j.a, max));
 	KVW_CU(cudaMalloc(&j.b, max));
 	KVW_CU(cudaMalloc((void **)&wrong_dev, sizeof *wrong_dev));
+	int first = r->n_records;
 	for (size_t bytes = 4096; bytes <= max && n < 16; bytes *= step) {
 		j.n = bytes / 16;
 		KVW_CU(kvw_hbm_fill(j.b, j.n, SEED_B, 0));
@@ -208,7 +210,7 @@ static kvw_err d2d_sweep(kvw_probe_run *r, kvw_diag *d)
 	}
 	kvw_linkfit f;
 	if (kvw_fit_link(sizes, times, n, &f))
-		kvw_probe_add_link(r, "hbm_d2d", "device", f.alpha_s, f.bw, f.n, f.r2);
+		kvw_probe_add_link(r, first, "hbm_d2d", "device", f.alpha_s, f.bw, f.n, f.r2);
 out:
 	cudaFree(j.a);
 	cudaFree(j.b);

@@ -55,9 +55,24 @@ kvw_err kvw_fail(kvw_diag *d, kvw_err err, const char *fmt, ...)
 	return err;
 }
 
+const char *kvw_elide(const char *s, size_t max, char *buf, size_t cap)
+{
+	size_t n = strlen(s);
+	if (n <= max || max < 16 || cap <= max)
+		return s;
+	size_t head = (max - 3) / 3, tail = max - 3 - head; /* the tail holds the file name */
+	memcpy(buf, s, head);
+	memcpy(buf + head, "...", 3);
+	memcpy(buf + head + 3, s + n - tail, tail);
+	buf[max] = '\0';
+	return buf;
+}
+
 kvw_err kvw_prefix(kvw_diag *d, kvw_err err, const char *prefix)
 {
 	if (d) {
+		char short_prefix[224];
+		prefix = kvw_elide(prefix, 200, short_prefix, sizeof short_prefix);
 		char m[sizeof d->msg];
 		memcpy(m, d->msg, sizeof m);
 		size_t cap = sizeof d->msg, pl = strlen(prefix), ml = strnlen(m, cap - 1);

@@ -37,8 +37,14 @@ int kvw_exit_code(kvw_err err);
 kvw_err kvw_fail(kvw_diag *d, kvw_err err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Prepends "prefix: " to d->msg (e.g. a file name) and returns err. */
+/* Prepends "prefix: " to d->msg (e.g. a file name) and returns err; a
+ * prefix longer than 200 characters is shortened in the middle, so the
+ * message keeps its reason. */
 kvw_err kvw_prefix(kvw_diag *d, kvw_err err, const char *prefix);
+
+/* s when it has at most max characters, else its head and tail joined by
+ * "..." in buf (for long paths in messages); max >= 16, cap > max. */
+const char *kvw_elide(const char *s, size_t max, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -62,9 +62,11 @@ void kvw_catalog_free_names(char **names, int n)
 kvw_err kvw_catalog_list(kvw_cat_kind kind, char ***names, int *n, kvw_diag *d)
 {
 	char dir[4096];
-	snprintf(dir, sizeof dir, "%s/%s", kvw_catalog_dir(), subdirs[kind]);
 	*names = NULL;
 	*n = 0;
+	kvw_err jerr = kvw_path_join(dir, sizeof dir, kvw_catalog_dir(), subdirs[kind], d);
+	if (jerr)
+		return jerr;
 	DIR *dh = opendir(dir);
 	if (!dh)
 		return kvw_fail(d, KVW_EINPUT, "catalog directory %s: %s (set KVWALL_CATALOG)", dir, strerror(errno));
@@ -115,7 +117,10 @@ static kvw_err find(kvw_cat_kind kind, const char *name, char *path, size_t cap,
 		if (strcasecmp(names[i], name) == 0)
 			hit = i;
 	if (hit >= 0) {
-		snprintf(path, cap, "%s/%s/%s.json", kvw_catalog_dir(), subdirs[kind], names[hit]);
+		char dir[4096], file[512];
+		snprintf(file, sizeof file, "%s.json", names[hit]);
+		if (!(err = kvw_path_join(dir, sizeof dir, kvw_catalog_dir(), subdirs[kind], d)))
+			err = kvw_path_join(path, cap, dir, file, d);
 		snprintf(stem, KVW_NAME_LEN, "%s", names[hit]);
 	} else {
 		char known[384] = "";

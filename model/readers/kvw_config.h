@@ -9,6 +9,7 @@
 #define KVW_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "kvw_err.h"
 #include "kvw_model.h"
@@ -67,8 +68,19 @@ kvw_err kvw_catalog_gpu(const char *name, kvw_hw_gpu *out, kvw_diag *d);
 kvw_err kvw_catalog_link(const char *name, kvw_hw_link *out, kvw_diag *d);
 
 /* Reads a whole file (at most max bytes) into a NUL-terminated buffer the
- * caller frees. */
+ * caller frees.  A path that is not a regular file (a FIFO, a device, a
+ * directory) is refused before it is read, never waited on. */
 kvw_err kvw_read_file(const char *path, size_t max, char **buf, size_t *len, kvw_diag *d);
+
+/* The same check, for readers that go on with stdio: a FILE open for
+ * reading, or NULL with *err set and d naming the problem. */
+FILE *kvw_open_regular(const char *path, kvw_diag *d, kvw_err *err);
+/* The check alone, for paths another library opens (hwloc's XML). */
+kvw_err kvw_check_regular(const char *path, kvw_diag *d);
+
+/* dir + "/" + name into out; a result that does not fit in cap is
+ * KVW_ESYS "file name too long" (out is then ""), never a truncated path. */
+kvw_err kvw_path_join(char *out, size_t cap, const char *dir, const char *name, kvw_diag *d);
 
 /* Reads and parses a JSON file (duplicate keys refused); the message names
  * the file and, for malformed JSON, the line and column.  *out is a new

@@ -14,7 +14,8 @@ from html import escape
 import matplotlib.pyplot as plt
 
 from .. import style
-from ..common import ReportError, img, png, read_json, table, write_csv
+from .. import shapes
+from ..common import img, png, read_json, table, write_csv
 
 POSITION = 55
 TIERS = ["hbm", "dram", "ssd", "remote"]
@@ -28,12 +29,9 @@ def toc(res):
 
 def load(res):
     path = os.path.join(res["dir"], "cache.json")
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         return None
-    doc = read_json(path)
-    if doc.get("schema") != "kvwall.cache/1" or "rows" not in doc:
-        raise ReportError(f"{path}: not a kvwall.cache/1 document (kvwall cache --json)")
-    return doc
+    return shapes.cache(read_json(path), path)
 
 
 def curves(doc):

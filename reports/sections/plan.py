@@ -10,10 +10,6 @@ import matplotlib.pyplot as plt
 from ..common import img, png, table, write_csv
 
 POSITION = 15
-
-
-def toc(res):
-    return [("sec-plan", "Deployment plan: aggregated, disaggregated or hybrid, P:D and TP")] if res.get("plan") else []
 COLORS = {"aggregated": "tab:blue", "disaggregated": "tab:orange", "hybrid": "tab:green"}
 
 
@@ -90,6 +86,10 @@ def plot_link(res, plan):
     ax.set_ylabel("goodput (req/s)")
     ax.set_title(f"{sw['config']}: goodput vs link bandwidth")
     return png(fig, res["dir"], "plan-link.png")
+
+
+def toc(res):
+    return [("sec-plan", "Deployment plan: aggregated, disaggregated or hybrid, P:D and TP")] if res.get("plan") else []
 
 
 def best_per_kind(plan):
