@@ -6,7 +6,7 @@
 set -uo pipefail
 kvwall=$(readlink -f "$1")
 command -v mpirun >/dev/null || { echo "SKIPPED: mpirun not installed"; exit 77; }
-"$kvwall" --version | grep -q " mpi" || { echo "SKIPPED: kvwall built without MPI"; exit 77; }
+"$kvwall" --version | grep -q " MPI " || { echo "SKIPPED: kvwall built without MPI"; exit 77; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # Open MPI refuses root unless told; CI runs as root.  Loopback TCP for MPI itself.
