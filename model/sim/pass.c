@@ -133,6 +133,11 @@ double kvw_sim_free_tokens(const kvw_sim *s, int i)
 	return s->inst[i].cap - s->inst[i].used;
 }
 
+double sim_room(const kvw_sim *s, int i)
+{
+	return s->inst[i].cap - s->inst[i].used - s->inst[i].reserved;
+}
+
 /* tokens a running request holds: context at join + a block + the tokens since */
 static double run_tokens(const kvw_sim *s, const sim_inst *I, const sim_req *R)
 {
@@ -327,6 +332,7 @@ static void start_window(kvw_sim *s, int i)
 	}
 	I->busy = true;
 	I->t_start = s->now;
+	I->reserved = (double)I->n_dec * (double)I->win_k;
 	kvw_heap_push(&s->heap, s->now + window_s(I, I->win_k), EV_ITER_END, i, ++I->ver);
 }
 
@@ -345,6 +351,7 @@ static void shorten_window(kvw_sim *s, int i)
 	if (lo + 1 >= I->win_k)
 		return;
 	I->win_k = lo + 1;
+	I->reserved = (double)I->n_dec * (double)I->win_k;
 	kvw_heap_push(&s->heap, I->t_start + window_s(I, I->win_k), EV_ITER_END, i, ++I->ver);
 }
 
@@ -379,6 +386,7 @@ void sim_kick(kvw_sim *s, int i)
 			sim_layerwise_launch(s, I->ch_r[k], dur / s->c->sc->arch->n_layers);
 	I->lw_new = false;
 	I->win_k = 1;
+	I->reserved = I->n_dec;
 	I->busy = true;
 	I->t_start = s->now;
 	kvw_heap_push(&s->heap, s->now + dur, EV_ITER_END, i, ++I->ver);
@@ -424,6 +432,7 @@ void sim_pass_end(kvw_sim *s, int i)
 		finish_due(s, i);
 	}
 	I->n_ch = 0;
+	I->reserved = 0;
 	I->busy = false;
 }
 

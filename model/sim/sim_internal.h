@@ -48,6 +48,7 @@ typedef struct sim_inst {
 	long chunk;
 	int max_reqs;
 	double cap, used, peak;
+	double reserved;       /* KV tokens the pass in progress adds when it ends (its decode steps) */
 	sim_ring q;            /* prefill jobs, FCFS; the head ones are in progress */
 	sim_ring hold;         /* handoffs waiting for KV room here (this is their decode instance) */
 	double queued_tokens;  /* prefill tokens still to compute in q */
@@ -139,6 +140,8 @@ void sim_admit(kvw_sim *s, int d);
 double kvw_sim_prefill_backlog_s(const kvw_sim *s, int i);
 /* free KV tokens of an instance */
 double kvw_sim_free_tokens(const kvw_sim *s, int i);
+/* the same less what the pass in progress will add: what may be admitted now */
+double sim_room(const kvw_sim *s, int i);
 /* the decode instance with the most free KV among group g (ties: lowest index) */
 int kvw_sim_least_used(const kvw_sim *s, int g);
 /* the instance of group g with the least queued prefill work */
