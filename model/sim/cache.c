@@ -201,6 +201,13 @@ void kvw_cache_ids_free(kvw_cache_ids *ids)
 	memset(ids, 0, sizeof *ids);
 }
 
+kvw_err kvw_cache_use_ids(kvw_cache *c, const kvw_cache_ids *ids, kvw_diag *d)
+{
+	if (!kvw_cache_adopt_ids(c, ids->n_ids))
+		return kvw_fail(d, KVW_ESYS, "out of memory for the cache's block ids");
+	return KVW_OK;
+}
+
 /* ids assigned elsewhere (kvw_cache_ids): the cache takes their count */
 bool kvw_cache_adopt_ids(kvw_cache *c, size_t n_ids)
 {
@@ -497,6 +504,25 @@ void kvw_cache_advance(kvw_cache *c, double t)
 					b->v[k++] = b->v[j];
 			b->n = k;
 		}
+}
+
+void kvw_cache_hbm_room(kvw_cache *c, int instance, long blocks)
+{
+	if (c->n_stores[KVW_TIER_HBM] == 0 || instance < 0 || instance >= c->n_stores[KVW_TIER_HBM])
+		return;
+	kvw_store_limit(&c->stores[KVW_TIER_HBM][instance], blocks > INT32_MAX ? INT32_MAX : (int32_t)blocks);
+}
+
+long kvw_cache_hbm_held(const kvw_cache *c, int instance)
+{
+	if (c->n_stores[KVW_TIER_HBM] == 0 || instance < 0 || instance >= c->n_stores[KVW_TIER_HBM])
+		return 0;
+	return c->stores[KVW_TIER_HBM][instance].used;
+}
+
+long kvw_cache_tier_evictions(const kvw_cache *c, int tier)
+{
+	return tier >= 0 && tier < KVW_TIERS ? kvw_cache_evictions(c, tier) : 0;
 }
 
 long kvw_cache_evictions(const kvw_cache *c, int tier)

@@ -91,6 +91,13 @@ static double estimate(const kvw_cache *c, const found *f, long L, double start)
 	return start + prefix + kvw_cache_compute_s(c, from, (double)L);
 }
 
+double kvw_cache_estimate(const kvw_cache *c, int instance, const uint64_t *keys, int n, long L)
+{
+	found f = { .alive = true };
+	f.blocks = kvw_cache_match(c, instance, keys, n, &f.lead, f.tiers);
+	return estimate(c, &f, L, 0);
+}
+
 static int pick_prefix_aware(kvw_cache *c, const uint64_t *keys, int n, long L, double now, const double *free_at,
                              long seq)
 {
