@@ -266,6 +266,8 @@ static void pick_chunks(kvw_sim *s, int i, long budget, double *before, double *
 	for (size_t k = 0; k < I->q.len && budget > 0 && I->n_ch < max; k++) {
 		int32_t r = sim_ring_at(&I->q, k);
 		sim_req *R = &s->req[r];
+		if (R->hooked == 1)
+			sim_prefix_price(s, i, r); /* it could start now: load, recompute or split */
 		if (R->ready > s->now) {
 			kvw_heap_push(&s->heap, R->ready, EV_READY, i, 0);
 			break;
@@ -420,6 +422,10 @@ void sim_pass_end(kvw_sim *s, int i)
 		if (R->job_done >= R->job_target) {
 			sim_ring_pop(&I->q); /* chunks come from the head, in order */
 			s->waiting--;
+			if (R->job == JOB_PREFILL || R->job == JOB_LOCAL)
+				s->res->prefill_tokens += R->job_target;
+			if (R->job == JOB_PREFILL && R->hooked)
+				sim_prefix_insert(s, i, I->ch_r[c]);
 			sim_prefill_done(s, i, I->ch_r[c]);
 		}
 	}

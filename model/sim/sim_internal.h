@@ -29,7 +29,8 @@ typedef struct sim_req {
 	double dmem;           /* KV tokens reserved for it on dinst during a handoff */
 	int32_t xfer;          /* its transfer, -1 */
 	uint32_t gen;          /* bumped when it leaves a batch (stale heap entries) */
-	uint8_t state, job, parts, layerwise, hooked, missed_ttft, needless;
+	uint8_t state, job, parts, layerwise, missed_ttft, needless;
+	uint8_t hooked;        /* prefix cache: 0 not consulted, 1 looked up at placement, 2 priced */
 } sim_req;
 
 typedef struct sim_fin { /* a running request and the step at which it emits its last token */
@@ -112,6 +113,10 @@ struct kvw_sim {
 	long waiting;          /* prefill jobs queued over all instances */
 	bool oom, stop;
 	double ttft_thr, tpot_thr;
+	/* the prefix cache, if any */
+	const kvw_prefix_ops *pops;
+	void *pfx;
+	double *backlog;       /* scratch for placement: seconds of prefill queued per instance */
 };
 
 /* ---- the mechanics (pass.c, handoff.c, sim.c) -------------------------------- */
@@ -133,6 +138,9 @@ void sim_xfer_start(kvw_sim *s, int32_t x);
 void sim_xfer_done(kvw_sim *s, int32_t x, uint32_t ver);
 void sim_handoff_end(kvw_sim *s, int32_t x);
 void sim_admit(kvw_sim *s, int d);
+/* the prefix cache (sim.c): price a request before its first chunk, cache its blocks after its prefill */
+void sim_prefix_price(kvw_sim *s, int i, int32_t r);
+void sim_prefix_insert(kvw_sim *s, int i, int32_t r);
 
 /* ---- helpers the policies use ------------------------------------------------ */
 
