@@ -338,7 +338,7 @@ kvw_err kvw_cache_new(const kvw_cache_cfg *cfg, const kvw_scenario *sc, long max
 	c->bit0[KVW_TIER_REMOTE] = cfg->instances + 2 * c->nodes;
 	c->pres.words = (cfg->instances + 2 * c->nodes + 1 + 63) / 64;
 	c->where = malloc(KVW_CACHE_MAX_BLOCKS);
-	size_t dir0 = c->id_bound ? c->id_bound : 4096;
+	size_t dir0 = 4096; /* grows with the ids it gives (none when they come from a kvw_cache_ids) */
 	if (!c->where || !kvw_u64map_init(&c->dir, dir0))
 		err = kvw_fail(d, KVW_ESYS, "out of memory");
 	for (int t = 0; t < KVW_TIERS && !err; t++)

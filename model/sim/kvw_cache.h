@@ -206,6 +206,11 @@ typedef struct kvw_router {
  * that part, whichever is less, then the rest computed), without queue
  * or contention, as Mooncake's Conductor estimates it. */
 double kvw_cache_estimate(const kvw_cache *c, int instance, const uint64_t *keys, int n, long L);
+/* The same for instances first .. first + count - 1 at once (one pass over
+ * the blocks): out[k] for instance first + k.  Returns the most leading
+ * blocks any of them holds (0: none finds anything cached). */
+int kvw_cache_estimate_range(const kvw_cache *c, int first, int count, const uint64_t *keys, int n, long L,
+                             double *out);
 
 const kvw_router *kvw_router_find(const char *name);
 int kvw_router_count(void);
