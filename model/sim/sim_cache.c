@@ -38,6 +38,7 @@ typedef struct sim_cache {
 	size_t seen;              /* requests before this one have arrived */
 	size_t oldest;            /* no request before it still waits to be priced */
 	double mem_peak;
+	double est[KVW_SIM_MAX_INST]; /* placement: the estimate per instance of a group */
 } sim_cache;
 
 /* ---- set-up ------------------------------------------------------------- */
@@ -178,21 +179,19 @@ static int sc_place(void *st, size_t r, int inst, int first, int count, const do
 	sim_cache *sc = st;
 	if (!sc->prefix_aware || inst >= sc->n_inst)
 		return inst;
-	int n, last = first + count < sc->n_inst ? first + count : sc->n_inst;
+	int n, m = first + count < sc->n_inst ? count : sc->n_inst - first;
 	const uint64_t *keys = keys_of(sc, r, &n);
-	bool any = false;
-	for (int i = first; i < last && !any; i++)
-		any = kvw_cache_match(sc->c, i, keys, n, NULL, NULL) > 0;
-	if (!any)
+	if (m > (int)(sizeof sc->est / sizeof sc->est[0]))
+		m = (int)(sizeof sc->est / sizeof sc->est[0]);
+	if (kvw_cache_estimate_range(sc->c, first, m, keys, n, sc->w->req[r].input_tokens, sc->est) == 0)
 		return inst; /* nothing cached anywhere: the deployment's own choice stands */
-	long L = sc->w->req[r].input_tokens;
 	int best = inst;
 	double best_t = INFINITY;
-	for (int i = first; i < last; i++) {
-		double t = backlog_s[i] + kvw_cache_estimate(sc->c, i, keys, n, L);
+	for (int k = 0; k < m; k++) {
+		double t = backlog_s[first + k] + sc->est[k];
 		if (t < best_t) {
 			best_t = t;
-			best = i;
+			best = first + k;
 		}
 	}
 	return best;
@@ -260,8 +259,8 @@ static void sc_price(void *st, size_t r, int inst, double arrival, double now, d
 	memset(u, 0, sizeof *u);
 	if (inst >= sc->n_inst || r >= sc->n_req || sc->req[r].state != LOOKED_UP || sc->req[r].inst != inst)
 		return;
+	(void)free_tokens; /* pricing reads the hit kept from the lookup, not the HBM store */
 	forget_old_loads(sc, now);
-	fit_pool(sc, inst, free_tokens);
 	kvw_cache_hit hit = hit_of(sc, r);
 	kvw_cache_price_t p;
 	kvw_cache_price(sc->c, &hit, sc->w->req[r].input_tokens, sc->prefetch ? arrival : now, now, &p);
