@@ -280,18 +280,36 @@ static kvw_err cache_refs(plan_state *p, kvw_diag *d)
 	return plan_run_jobs(p->ref, p->n_ref, &p->in, p->in.jobs, "the same without the cache", d);
 }
 
+/* the configurations a one-at-a-time search would have searched without the cache, from the
+ * results of those searched in batches (a superset): the answer does not depend on the threads */
+static void cache_keep(plan_state *p, const int *order, int m, plan_job *all, const bool *ran)
+{
+	for (int k = 0; k < m && ran[k]; k++) {
+		int i = order[k];
+		if (p->nc_winner >= 0 && good(&p->jobs[i]) <= good_nc(p, p->nc_winner))
+			break;
+		p->nc[i] = all[k];
+		p->nc_done[i] = true;
+		p->n_nc++;
+		p->sims += all[k].g.sims;
+		if (good_nc(p, i) > 0 && (p->nc_winner < 0 || good_nc(p, i) > good_nc(p, p->nc_winner)))
+			p->nc_winner = i;
+	}
+}
+
 /* goodput without the cache, best cached first, until no configuration left could beat the best
  * found (a cache that takes prompt tokens and waits no longer than recomputing them does not
- * lower a configuration's goodput: test_sim_cache checks it) */
+ * lower a configuration's goodput: test_sim_cache checks it); searched a thread's worth at a time */
 static kvw_err cache_winner(plan_state *p, kvw_diag *d)
 {
 	int n = p->n_jobs, *order = malloc((size_t)n * sizeof *order), m = 0;
 	p->nc = calloc((size_t)n + 1, sizeof *p->nc);
 	p->nc_done = calloc((size_t)n + 1, sizeof *p->nc_done);
-	plan_job *batch = calloc((size_t)p->in.jobs, sizeof *batch);
+	plan_job *all = calloc((size_t)n + 1, sizeof *all);
+	bool *ran = calloc((size_t)n + 1, sizeof *ran);
 	p->nc_winner = -1;
 	kvw_err err = KVW_OK;
-	if (!order || !p->nc || !p->nc_done || !batch)
+	if (!order || !p->nc || !p->nc_done || !all || !ran)
 		err = kvw_fail(d, KVW_ESYS, "out of memory");
 	for (int i = 0; !err && i < n; i++)
 		if (good(&p->jobs[i]) > 0)
@@ -302,28 +320,24 @@ static kvw_err cache_winner(plan_state *p, kvw_diag *d)
 			order[b] = order[b - 1];
 			order[b - 1] = t;
 		}
-	for (int k = 0; !err && k < m;) {
-		double best = p->nc_winner >= 0 ? good_nc(p, p->nc_winner) : -1;
-		int nb = 0;
-		for (; k < m && nb < p->in.jobs && good(&p->jobs[order[k]]) > best; k++) {
-			batch[nb] = job(&p->in, &p->jobs[order[k]].dep, 0);
-			batch[nb++].nocache = true;
+	double best = -1;
+	for (int k = 0; !err && k < m && good(&p->jobs[order[k]]) > best;) {
+		int k0 = k;
+		for (; k < m && k - k0 < p->in.jobs && good(&p->jobs[order[k]]) > best; k++) {
+			all[k] = job(&p->in, &p->jobs[order[k]].dep, 0);
+			all[k].nocache = true;
+			ran[k] = true;
 		}
-		if (nb == 0)
-			break;
-		err = plan_run_jobs(batch, nb, &p->in, p->in.jobs, "without the cache", d);
-		for (int b = 0; !err && b < nb; b++) {
-			int i = order[k - nb + b];
-			p->nc[i] = batch[b];
-			p->nc_done[i] = true;
-			p->n_nc++;
-			p->sims += batch[b].g.sims;
-			if (good_nc(p, i) > 0 && (p->nc_winner < 0 || good_nc(p, i) > good_nc(p, p->nc_winner)))
-				p->nc_winner = i;
-		}
+		err = plan_run_jobs(all + k0, k - k0, &p->in, p->in.jobs, "without the cache", d);
+		for (int b = k0; !err && b < k; b++)
+			if (all[b].g.found && all[b].g.per_gpu > best)
+				best = all[b].g.per_gpu;
 	}
+	if (!err)
+		cache_keep(p, order, m, all, ran);
 	free(order);
-	free(batch);
+	free(all);
+	free(ran);
 	return err;
 }
 
