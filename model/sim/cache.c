@@ -347,6 +347,9 @@ kvw_err kvw_cache_new(const kvw_cache_cfg *cfg, const kvw_scenario *sc, long max
 		kvw_cache_free(c);
 		return err;
 	}
+	for (int t = 0; t < KVW_TIERS; t++) /* nothing below: an evicted block just leaves */
+		for (int i = 0; next_present(c, t) == KVW_TIERS && i < c->n_stores[t]; i++)
+			c->stores[t][i].on_evict = NULL;
 	*out = c;
 	return KVW_OK;
 }
