@@ -729,6 +729,18 @@ static void inputs_fields(kvw_out *o, const plan_state *p, const kvw_args *a)
 	kvw_out_field(o, "attainment_target", NULL, NULL, kvw_num(in->slo.attainment));
 }
 
+/* kvw_out keeps the key pointer until it emits: keys that outlive this call */
+static const char *engine_key(const char *name)
+{
+	static const char *const keys[][2] = {
+		{ "vllm", "engine_vllm" }, { "sglang", "engine_sglang" }, { "llm-d", "engine_llm-d" }, { "dynamo", "engine_dynamo" },
+	};
+	for (size_t i = 0; name && i < sizeof keys / sizeof keys[0]; i++)
+		if (strcmp(keys[i][0], name) == 0)
+			return keys[i][1];
+	return "engine_other";
+}
+
 static void engine_fields(kvw_out *o, json_t *eng)
 {
 	size_t i;
@@ -736,13 +748,12 @@ static void engine_fields(kvw_out *o, json_t *eng)
 	json_array_foreach(eng, i, e) {
 		const char *name = json_string_value(json_object_get(e, "engine"));
 		const char *note = json_string_value(json_object_get(e, "note"));
-		char key[32], text[1200];
-		snprintf(key, sizeof key, "engine_%s", name);
+		char text[1200];
 		snprintf(text, sizeof text, "%s%s%s", json_string_value(json_object_get(e, "settings")), note ? "  [" : "",
 		         note ? note : "");
 		if (note)
 			strncat(text, "]", sizeof text - strlen(text) - 1);
-		kvw_out_field(o, key, name, NULL, json_string(text));
+		kvw_out_field(o, engine_key(name), name, NULL, json_string(text));
 	}
 	kvw_out_field(o, "engines", NULL, NULL, json_incref(eng));
 }

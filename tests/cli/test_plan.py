@@ -84,6 +84,7 @@ def test_outputs():
     check(all(b >= a * 0.97 for a, b in zip(gp, gp[1:])), f"goodput does not fall with bandwidth: {gp}")
     check(any(p["config"] == doc["winner"] for p in doc.get("pareto", [])), "the winner is on the Pareto front")
     check(len(doc.get("engines", [])) == 4, "four engines")
+    check(all(f"engine_{e}" in doc for e in ("vllm", "sglang", "llm-d", "dynamo")), "a summary field per engine")
     rc, out, err = run(*SMALL, "--csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     check(rc == 0 and len(rows) == len(configs), f"csv: one row per configuration ({len(rows)} vs {len(configs)})")
