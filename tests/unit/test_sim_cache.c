@@ -277,10 +277,10 @@ static void test_bigger_tier(void)
 {
 	kvw_cluster c = cluster(8);
 	kvw_deploy dep = agg(8, 1);
-	kvw_bisect b = { .max_requests = 3000, .max_waiting = 750, .rel_tol = 0.02, .prefix = &kvw_prefix_tiered };
+	kvw_bisect b = { .max_requests = 2000, .max_waiting = 500, .rel_tol = 0.02, .prefix = &kvw_prefix_tiered };
 	kvw_slo slo = { 2.0, 0.1, 90, 0.9 };
-	double caps[] = { 0, 20e9, 100e9, 500e9, INFINITY }, last = 0;
-	for (int k = 0; k < 5; k++) {
+	double caps[] = { 0, 20e9, 200e9, INFINITY }, last = 0;
+	for (int k = 0; k < 4; k++) {
 		kvw_sim_cache_cfg g = cache_cfg(caps[k], INFINITY);
 		b.prefix_cfg = &g;
 		kvw_goodput gp;
