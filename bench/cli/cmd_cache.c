@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cache_engines.h"
+#include "cache_opts.h"
 #include "cache_study.h"
 #include "cmds.h"
 #include "kvw_config.h"
@@ -36,25 +37,15 @@ static const kvw_opt opts[] = {
 	{ "copy-slowdown", KVW_OPT_DBL, KVW_ARG(copy_slowdown), NULL, 1, 100, "load slowdown while a prefill runs (split)" },
 	KVW_OPTS_MEMORY,
 	{ "hbm", KVW_OPT_STR, KVW_ARG(hbm), NULL, 0, 0, "KV cache in HBM per instance, e.g. 20GB [default: --hw memory x 0.9 - weights]" },
-	{ "dram", KVW_OPT_STR, KVW_ARG(dram), NULL, 0, 0, "DRAM tier per node, e.g. 512GB (absent if not given)" },
-	{ "ssd", KVW_OPT_STR, KVW_ARG(ssd), NULL, 0, 0, "SSD tier per node, e.g. 4TB (absent if not given)" },
-	{ "remote", KVW_OPT_STR, KVW_ARG(remote), NULL, 0, 0, "remote pool for the cluster, e.g. 8TB (absent if not given)" },
-	{ "dram-link", KVW_OPT_STR, KVW_ARG(dram_link), NULL, 0, 0, "DRAM -> GPU link [profile's host_h2d_pinned, else --hw's host link, else pcie-gen5-x16]" },
-	{ "ssd-link", KVW_OPT_STR, KVW_ARG(ssd_link), NULL, 0, 0, "SSD -> GPU link [the profile's storage link, else nvme-gen4-ssd]" },
-	{ "remote-link", KVW_OPT_STR, KVW_ARG(remote_link), "ib-ndr", 0, 0, "remote pool -> GPU link" },
-	{ "dram-gbps", KVW_OPT_DBL, KVW_ARG(dram_gbps), NULL, 1e-3, 1e6, "GB/s one node's DRAM serves all its GPUs together [no limit]" },
-	{ "ssd-gbps", KVW_OPT_DBL, KVW_ARG(ssd_gbps), NULL, 1e-3, 1e6, "GB/s one node's SSDs serve together [the SSD link's]" },
-	{ "remote-gbps", KVW_OPT_DBL, KVW_ARG(remote_gbps), NULL, 1e-3, 1e6, "GB/s the remote pool serves in all [no limit]" },
+	KVW_OPTS_CACHE_TIERS,
 	{ "policy", KVW_OPT_STR, KVW_ARG(policy), "all", 0, 0, "eviction policy: lru, s3fifo, or all" },
 	{ "route", KVW_OPT_STR, KVW_ARG(route), "prefix-aware", 0, 0, "routing: single, round-robin, prefix-aware" },
 	{ "instances", KVW_OPT_LONG, KVW_ARG(instances), "8", 1, 1024, "prefill instances (each --tp GPUs)" },
 	{ "gpus-per-node", KVW_OPT_LONG, KVW_ARG(gpus_per_node), "8", 1, 1024, "GPUs per node (instances per node = this / --tp)" },
-	{ "block-tokens", KVW_OPT_LONG, KVW_ARG(block_tokens), NULL, 1, 1L << 20, "engine block size in tokens [the trace's 512]" },
+	KVW_OPTS_CACHE_BLOCK,
 	{ "points", KVW_OPT_LONG, KVW_ARG(points), "12", 0, 200, "capacity points per curve (0: no curves)" },
 	{ "max-requests", KVW_OPT_LONG, KVW_ARG(max_requests), NULL, 1, 1L << 30, "replay only the first N requests" },
-	{ "no-prefetch", KVW_OPT_FLAG, KVW_ARG(no_prefetch), NULL, 0, 0, "loads start when the prefill starts, not while it queues" },
-	{ "write-through", KVW_OPT_FLAG, KVW_ARG(write_through), NULL, 0, 0, "computed blocks go to every lower tier at once (LMCache)" },
-	{ "unique-without-hashes", KVW_OPT_FLAG, KVW_ARG(unique_without_hashes), NULL, 0, 0, "requests without hash_ids never hit (instead of an error)" },
+	KVW_OPTS_CACHE_FLAGS,
 	KVW_OPTS_OUTPUT,
 	KVW_OPT_END,
 };
@@ -64,7 +55,7 @@ typedef struct cache_cmd {
 	kvw_workload w;
 	kvw_cache_study study;
 	kvw_tier_decision dec[KVW_TIERS];
-	char tier_source[KVW_TIERS][320];
+	char tier_source[KVW_TIERS][KVW_CACHE_SOURCE_LEN];
 	double t0;
 	bool tty;
 } cache_cmd;
@@ -114,70 +105,16 @@ static kvw_err hbm_capacity(const kvw_args *a, cache_cmd *c, double *out, kvw_di
 	return KVW_OK;
 }
 
-/* the default DRAM link: the profile's pinned host-to-device fit, else the GPU's host link */
-static const char *dram_link_name(const kvw_args *a, const cache_cmd *c, char *buf, size_t cap)
-{
-	const kvw_profile *p = &c->setup.profile;
-	for (int i = 0; c->setup.have_profile && i < p->n_links; i++)
-		if (strstr(p->links[i].name, "h2d_pinned"))
-			return p->links[i].name;
-	kvw_hw_gpu gpu;
-	if (a->hw && !kvw_catalog_gpu(a->hw, &gpu, NULL) && gpu.host_link[0]) {
-		snprintf(buf, cap, "%s", gpu.host_link);
-		return buf;
-	}
-	return "pcie-gen5-x16";
-}
-
-static const char *ssd_link_name(const cache_cmd *c)
-{
-	const kvw_profile *p = &c->setup.profile;
-	for (int i = 0; c->setup.have_profile && i < p->n_links; i++)
-		if (strcmp(p->links[i].kind, "storage") == 0)
-			return p->links[i].name;
-	return "nvme-gen4-ssd";
-}
-
-static kvw_err tier_link(const kvw_args *a, cache_cmd *c, int t, const char *name, double gbps, kvw_diag *d)
-{
-	kvw_tier_cfg *tc = &c->study.base.tier[t];
-	char src[300];
-	kvw_err err = kvw_setup_named_link(&c->setup, name, &tc->link, src, sizeof src, NULL, d);
-	if (err)
-		return kvw_prefix(d, err, kvw_tier_name(t));
-	/* SSD: the node's drives are one resource; DRAM and remote: each GPU's link unless told */
-	tc->shared_bw = gbps > 0 ? gbps * 1e9 : t == KVW_TIER_SSD ? tc->link.bw : 0;
-	snprintf(c->tier_source[t], sizeof c->tier_source[t], "%s%s", src,
-	         tc->shared_bw > 0 ? "; shared by the store's readers" : "; each GPU at its link's rate");
-	(void)a;
-	return KVW_OK;
-}
-
-static kvw_err tier_size(const char *opt, const char *text, double *out, kvw_diag *d)
-{
-	kvw_err err = kvw_opts_bytes(opt, text, out, d);
-	if (!err && *out == 0)
-		return kvw_fail(d, KVW_EUSAGE, "--%s 0: a tier must hold at least one block; leave --%s out for no %s tier",
-		                opt, opt, opt);
-	return err;
-}
-
 static kvw_err tiers(const kvw_args *a, cache_cmd *c, kvw_diag *d)
 {
 	kvw_cache_cfg *g = &c->study.base;
-	const char *sizes[KVW_TIERS] = { NULL, a->dram, a->ssd, a->remote };
-	char buf[KVW_NAME_LEN];
-	const char *links[KVW_TIERS] = { NULL, a->dram_link ? a->dram_link : dram_link_name(a, c, buf, sizeof buf),
-	                                 a->ssd_link ? a->ssd_link : ssd_link_name(c), a->remote_link };
-	double gbps[KVW_TIERS] = { 0, a->dram_gbps, a->ssd_gbps, a->remote_gbps };
 	kvw_err err = hbm_capacity(a, c, &g->tier[KVW_TIER_HBM].capacity_bytes, d);
 	if (!err && a->hbm && g->tier[KVW_TIER_HBM].capacity_bytes == 0)
 		return kvw_fail(d, KVW_EUSAGE, "--hbm 0: the HBM tier must hold at least one block");
 	if (!err && a->hbm)
 		snprintf(c->tier_source[0], sizeof c->tier_source[0], "given: %s per instance", a->hbm);
-	for (int t = KVW_TIER_DRAM; t < KVW_TIERS && !err; t++)
-		if (sizes[t] && !(err = tier_size(kvw_tier_name(t), sizes[t], &g->tier[t].capacity_bytes, d)))
-			err = tier_link(a, c, t, links[t], gbps[t], d);
+	if (!err)
+		err = kvw_cache_opt_lower_tiers(a, &c->setup, g, c->tier_source, d);
 	return err;
 }
 
@@ -188,11 +125,7 @@ static kvw_err policies(const kvw_args *a, kvw_cache_study *s, kvw_diag *d)
 			s->policies[s->n_policies++] = kvw_evict_at(i)->name;
 		return KVW_OK;
 	}
-	const kvw_evict_ops *p = kvw_evict_find(a->policy);
-	if (!p)
-		return kvw_fail(d, KVW_EUSAGE, "--policy: unknown eviction policy '%s' (lru, s3fifo, all)", a->policy);
-	s->policies[s->n_policies++] = p->name;
-	return KVW_OK;
+	return kvw_cache_opt_policy(a->policy, true, &s->policies[s->n_policies++], d);
 }
 
 static kvw_err cluster(const kvw_args *a, cache_cmd *c, kvw_diag *d)
@@ -208,10 +141,7 @@ static kvw_err cluster(const kvw_args *a, cache_cmd *c, kvw_diag *d)
 		                a->instances);
 	g->instances = strcasecmp(a->route, "single") == 0 ? 1 : (int)a->instances;
 	g->instances_per_node = (int)(a->gpus_per_node / tp);
-	g->trace_block = c->w.hash_block > 0 ? c->w.hash_block : KVW_MOONCAKE_BLOCK;
-	g->block_tokens = kvw_opts_seen(a, "block-tokens") ? a->block_tokens : g->trace_block;
-	g->write_through = a->write_through;
-	g->unique_without_hashes = a->unique_without_hashes;
+	kvw_cache_opt_blocks(a, &c->w, g);
 	c->study.rc = (kvw_replay_cfg){ .route = a->route, .prefetch = !a->no_prefetch };
 	return KVW_OK;
 }
@@ -221,10 +151,8 @@ static kvw_err load_trace(const kvw_args *a, cache_cmd *c, kvw_diag *d)
 	kvw_err err = kvw_trace_open(a->trace, &c->w, d);
 	if (err)
 		return err;
-	if (c->w.hash_block == 0 && !a->unique_without_hashes)
-		return kvw_fail(d, KVW_EINPUT, "%s has no hash_ids: the prefix cache needs the trace's block hashes "
-		                "(Mooncake traces carry them); --unique-without-hashes replays it with every request unique",
-		                c->w.name);
+	if ((err = kvw_cache_opt_hashes(a, &c->w, d)))
+		return err;
 	if (a->max_requests > 0 && (size_t)a->max_requests < c->w.n)
 		c->w.n = (size_t)a->max_requests;
 	return KVW_OK;

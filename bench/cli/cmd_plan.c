@@ -6,7 +6,10 @@
  * disaggregated ones, sweeps the link, and prints the winner with why, the
  * top configurations, the Pareto front and the engines' settings.  With
  * --rate-scale it simulates every deployment once at that rate instead.
- * The simulation is model/sim (kvw_sim.h); this file orchestrates it.
+ * With --prefix-cache every simulation runs with the tiered prefix cache
+ * (kvw_sim_cache.h), and the answer says what the cache changed: each
+ * configuration again without it at the same rate, and the winner without
+ * it.  The simulation is model/sim (kvw_sim.h); this file orchestrates it.
  */
 #include <math.h>
 #include <stdio.h>
@@ -66,6 +69,13 @@ static const kvw_opt opts[] = {
 	{ "desc-us", KVW_OPT_DBL, KVW_ARG(desc_us), NULL, 0, 1e6, "cost per KV descriptor of a scattered handoff, us [profile, else 2]" },
 	{ "launch-us", KVW_OPT_DBL, KVW_ARG(launch_us), "30", 0, 1e6, "fixed cost per layer per pass without a decode table, us" },
 	{ "jobs", KVW_OPT_LONG, KVW_ARG(jobs), NULL, 1, 1024, "threads [default: the node's cores]" },
+	{ "prefix-cache", KVW_OPT_FLAG, KVW_ARG(prefix_cache), NULL, 0, 0, "a prefix cache (kvwall cache's tiers): prefills compute only the uncached suffix, after its load" },
+	{ "hbm", KVW_OPT_STR, KVW_ARG(hbm), "pool", 0, 0, "prefix cache in HBM: pool (each instance's free KV, as vLLM and SGLang) or at most SIZE of it" },
+	KVW_OPTS_CACHE_TIERS,
+	{ "policy", KVW_OPT_STR, KVW_ARG(policy), "lru", 0, 0, "eviction policy of the cache's tiers: lru, s3fifo" },
+	{ "cache-route", KVW_OPT_STR, KVW_ARG(cache_route), "prefix-aware", 0, 0, "placement with the cache: prefix-aware (Mooncake's Conductor) or least-loaded" },
+	KVW_OPTS_CACHE_BLOCK,
+	KVW_OPTS_CACHE_FLAGS,
 	KVW_OPTS_OUTPUT,
 	KVW_OPT_END,
 };
@@ -82,6 +92,13 @@ typedef struct plan_state {
 	int n_sweep, sweep_cls, sweep_of;
 	double min_bw;
 	int sims;
+	/* --prefix-cache: the same configurations without it */
+	plan_job *ref;     /* compacted: a full run without the cache at the rate of ref_of's job */
+	int *ref_of;       /* per job: its ref, or -1 */
+	int n_ref;
+	plan_job *nc;      /* per job: its goodput search without the cache (nc_done) */
+	bool *nc_done;
+	int n_nc, nc_winner;
 } plan_state;
 
 /* ---- jobs ----------------------------------------------------------------------------------- */
@@ -236,6 +253,106 @@ static kvw_err link_sweep(plan_state *p, kvw_diag *d)
 	return err;
 }
 
+/* ---- the cache against no cache ---------------------------------------------------------- */
+
+static double good_nc(const plan_state *p, int i)
+{
+	return p->nc_done[i] && p->nc[i].g.found ? p->nc[i].g.per_gpu : -1;
+}
+
+/* every configuration once without the cache at the rate it was simulated or found at */
+static kvw_err cache_refs(plan_state *p, kvw_diag *d)
+{
+	p->ref = calloc((size_t)p->n_jobs + 1, sizeof *p->ref);
+	p->ref_of = calloc((size_t)p->n_jobs + 1, sizeof *p->ref_of);
+	if (!p->ref || !p->ref_of)
+		return kvw_fail(d, KVW_ESYS, "out of memory");
+	for (int i = 0; i < p->n_jobs; i++) {
+		const plan_job *j = &p->jobs[i];
+		double scale = j->scale > 0 ? j->scale : j->g.found ? j->g.scale : 0;
+		p->ref_of[i] = scale > 0 ? p->n_ref : -1;
+		if (scale > 0) {
+			p->ref[p->n_ref] = job(&p->in, &j->dep, scale);
+			p->ref[p->n_ref++].nocache = true;
+		}
+	}
+	p->sims += p->n_ref;
+	return plan_run_jobs(p->ref, p->n_ref, &p->in, p->in.jobs, "the same without the cache", d);
+}
+
+/* the configurations a one-at-a-time search would have searched without the cache, from the
+ * results of those searched in batches (a superset): the answer does not depend on the threads */
+static void cache_keep(plan_state *p, const int *order, int m, plan_job *all, const bool *ran)
+{
+	for (int k = 0; k < m && ran[k]; k++) {
+		int i = order[k];
+		if (p->nc_winner >= 0 && good(&p->jobs[i]) <= good_nc(p, p->nc_winner))
+			break;
+		p->nc[i] = all[k];
+		p->nc_done[i] = true;
+		p->n_nc++;
+		p->sims += all[k].g.sims;
+		if (good_nc(p, i) > 0 && (p->nc_winner < 0 || good_nc(p, i) > good_nc(p, p->nc_winner)))
+			p->nc_winner = i;
+	}
+}
+
+/* goodput without the cache, best cached first, until no configuration left could beat the best
+ * found (a cache that takes prompt tokens and waits no longer than recomputing them does not
+ * lower a configuration's goodput: test_sim_cache checks it); searched a thread's worth at a time */
+static kvw_err cache_winner(plan_state *p, kvw_diag *d)
+{
+	int n = p->n_jobs, *order = malloc((size_t)n * sizeof *order), m = 0;
+	p->nc = calloc((size_t)n + 1, sizeof *p->nc);
+	p->nc_done = calloc((size_t)n + 1, sizeof *p->nc_done);
+	plan_job *all = calloc((size_t)n + 1, sizeof *all);
+	bool *ran = calloc((size_t)n + 1, sizeof *ran);
+	p->nc_winner = -1;
+	kvw_err err = KVW_OK;
+	if (!order || !p->nc || !p->nc_done || !all || !ran)
+		err = kvw_fail(d, KVW_ESYS, "out of memory");
+	for (int i = 0; !err && i < n; i++)
+		if (good(&p->jobs[i]) > 0)
+			order[m++] = i;
+	for (int a = 1; a < m; a++) /* by cached goodput, stable */
+		for (int b = a; b > 0 && good(&p->jobs[order[b]]) > good(&p->jobs[order[b - 1]]); b--) {
+			int t = order[b];
+			order[b] = order[b - 1];
+			order[b - 1] = t;
+		}
+	double best = -1;
+	for (int k = 0; !err && k < m && good(&p->jobs[order[k]]) > best;) {
+		int k0 = k;
+		for (; k < m && k - k0 < p->in.jobs && good(&p->jobs[order[k]]) > best; k++) {
+			all[k] = job(&p->in, &p->jobs[order[k]].dep, 0);
+			all[k].nocache = true;
+			ran[k] = true;
+		}
+		err = plan_run_jobs(all + k0, k - k0, &p->in, p->in.jobs, "without the cache", d);
+		for (int b = k0; !err && b < k; b++)
+			if (all[b].g.found && all[b].g.per_gpu > best)
+				best = all[b].g.per_gpu;
+	}
+	if (!err)
+		cache_keep(p, order, m, all, ran);
+	free(order);
+	free(all);
+	free(ran);
+	return err;
+}
+
+static double ratio(double a, double b)
+{
+	return b > 0 ? a / b : NAN;
+}
+
+/* mean load time of the requests that loaded a prefix from below HBM (alone or beside a split) */
+static double load_ms(const kvw_sim_result *r)
+{
+	long loads = r->prefix_choice[KVW_CHOICE_LOAD] + r->prefix_choice[KVW_CHOICE_SPLIT];
+	return loads > 0 ? 1e3 * r->prefix_load_s / (double)loads : 0;
+}
+
 /* ---- the answer in words ------------------------------------------------------------------ */
 
 static void name_of(const plan_job *j, char *buf, size_t len)
@@ -276,6 +393,36 @@ static void link_words(const plan_state *p, char *buf, size_t len)
 		         100 * KEEP, bw / 1e9, here > 0 ? 100 * (top / here - 1) : 0);
 }
 
+/* what the cache did to the winner, and whether it chose it */
+static void cache_sentence(const plan_state *p, char *buf, size_t len)
+{
+	const plan_job *w = &p->jobs[p->winner];
+	const kvw_sim_result *r = &w->g.at;
+	int ref = p->ref_of[p->winner];
+	char ttft[200] = "";
+	if (ref >= 0)
+		snprintf(ttft, sizeof ttft, " (TTFT p90 %.3g s against %.3g s without it at the same rate)", r->ttft[1],
+		         p->ref[ref].r.ttft[1]);
+	double saved = ratio(r->prefix_tokens, r->tokens_in), own = good_nc(p, p->winner);
+	char alone[120] = "it meets the SLOs at no rate";
+	if (own > 0)
+		snprintf(alone, sizeof alone, "%.3g req/s per GPU", own);
+	if (p->nc_winner < 0) {
+		snprintf(buf, len, " The prefix cache makes the SLOs reachable: %.0f%% of prompt tokens come from it%s; "
+		         "without it no deployment searched meets them.", 100 * saved, ttft);
+	} else if (p->nc_winner == p->winner) {
+		snprintf(buf, len, " With the prefix cache %.0f%% of prompt tokens come from it%s, which raises this "
+		         "deployment's goodput from %s without the cache (%+.0f%%); without the cache the same deployment "
+		         "wins.", 100 * saved, ttft, alone, 100 * (good(w) / own - 1));
+	} else {
+		char other[160];
+		name_of(&p->jobs[p->nc_winner], other, sizeof other);
+		snprintf(buf, len, " The prefix cache changes the winner: %.0f%% of prompt tokens come from it%s, and "
+		         "without the cache %s would win at %.3g req/s per GPU (this deployment: %s without it).", 100 * saved,
+		         ttft, other, good_nc(p, p->nc_winner), alone);
+	}
+}
+
 static void sentence(const plan_state *p, char *buf, size_t len)
 {
 	const plan_job *w = &p->jobs[p->winner];
@@ -294,13 +441,15 @@ static void sentence(const plan_state *p, char *buf, size_t len)
 	}
 	bottleneck(w, why, sizeof why);
 	link_words(p, link, sizeof link);
-	snprintf(buf, len, "%s wins with %.3g req/s per GPU (%.4g req/s on %d GPUs)%s; %s; %s.", name, good(w), w->g.rps,
-	         kvw_deploy_gpus(&w->dep), cmp, why, link);
+	int n = snprintf(buf, len, "%s wins with %.3g req/s per GPU (%.4g req/s on %d GPUs)%s; %s; %s.", name, good(w),
+	                 w->g.rps, kvw_deploy_gpus(&w->dep), cmp, why, link);
+	if (p->in.cache_on && n > 0 && (size_t)n < len)
+		cache_sentence(p, buf + n, len - (size_t)n);
 }
 
 /* ---- output ------------------------------------------------------------------------------------ */
 
-static void columns(kvw_out *o, bool all)
+static void columns(kvw_out *o, bool all, bool cache)
 {
 	kvw_out_col(o, "config", "configuration", NULL);
 	if (all) {
@@ -355,6 +504,23 @@ static void columns(kvw_out *o, bool all)
 	} else {
 		kvw_out_col(o, "wasted_gpu_s", "wasted GPU s", "%.4g");
 	}
+	if (cache && all) {
+		kvw_out_col(o, "prefix_hit", "prefix hit", "%.4f");
+		kvw_out_col(o, "prefill_saved", "prefill saved", "%.4f");
+		kvw_out_col(o, "load_ms", "load ms", "%.4g");
+		kvw_out_col(o, "load_wait_ms", "load wait ms", "%.4g");
+		kvw_out_col(o, "load_hidden", "load hidden", "%.3f");
+		kvw_out_col(o, "prefix_decisions", "load/recompute/split", NULL);
+	} else if (cache) {
+		kvw_out_col(o, "prefix_hit", "tok hit", "%.3f");
+		kvw_out_col(o, "prefill_saved", "saved", "%.3f");
+		kvw_out_col(o, "load_ms", "load ms", "%.3g");
+	}
+	if (cache) {
+		kvw_out_col(o, "ttft_p90_nocache_s", all ? "TTFT p90 no cache" : "TTFT p90 no cache s", "%.4g");
+		if (all)
+			kvw_out_col(o, "goodput_per_gpu_nocache", "per GPU no cache", "%.4g");
+	}
 }
 
 static json_t *num_or_null(bool ok, double x)
@@ -362,7 +528,28 @@ static json_t *num_or_null(bool ok, double x)
 	return ok ? kvw_num(x) : json_null();
 }
 
-static void row(kvw_out *o, const plan_job *j, bool pareto, bool all)
+static int cache_cells(const plan_state *p, int i, const kvw_sim_result *r, bool ok, bool all, json_t **v)
+{
+	int n = 0;
+	v[n++] = kvw_num(ratio(r->prefix_hit_tokens, r->tokens_in));
+	v[n++] = kvw_num(ratio(r->prefix_tokens, r->tokens_in));
+	v[n++] = kvw_num(load_ms(r));
+	if (all) {
+		char dec[64];
+		snprintf(dec, sizeof dec, "%ld/%ld/%ld", r->prefix_choice[KVW_CHOICE_LOAD], r->prefix_choice[KVW_CHOICE_RECOMPUTE],
+		         r->prefix_choice[KVW_CHOICE_SPLIT]);
+		v[n++] = kvw_num(r->n ? 1e3 * r->prefix_wait_s / (double)r->n : NAN);
+		v[n++] = kvw_num(r->prefix_load_s > 0 ? r->prefix_hidden_s / r->prefix_load_s : NAN);
+		v[n++] = json_string(dec);
+	}
+	int ref = p->ref_of ? p->ref_of[i] : -1;
+	v[n++] = num_or_null(ok && ref >= 0 && p->ref[ref].r.status == KVW_SIM_DONE, ref >= 0 ? p->ref[ref].r.ttft[1] : 0);
+	if (all)
+		v[n++] = p->nc_done && p->nc_done[i] ? num_or_null(p->nc[i].g.found, p->nc[i].g.per_gpu) : json_null();
+	return n;
+}
+
+static void row(kvw_out *o, const plan_state *p, const plan_job *j, bool pareto, bool all)
 {
 	const kvw_sim_result *r = j->scale > 0 ? &j->r : &j->g.at;
 	bool ok = j->scale > 0 ? r->status == KVW_SIM_DONE : j->g.found;
@@ -421,6 +608,8 @@ static void row(kvw_out *o, const plan_job *j, bool pareto, bool all)
 	} else {
 		v[n++] = kvw_num(r->wasted_s);
 	}
+	if (p->in.cache_on)
+		n += cache_cells(p, (int)(j - p->jobs), r, ok, all, v + n);
 	kvw_out_row(o, v);
 }
 
@@ -436,7 +625,7 @@ static int cmp_good(const void *a, const void *b)
 static void table(kvw_out *o, const plan_state *p, bool all)
 {
 	kvw_out_table(o, "configurations");
-	columns(o, all);
+	columns(o, all, p->in.cache_on);
 	plan_job **order = malloc((size_t)p->n_jobs * sizeof *order);
 	if (!order)
 		return;
@@ -446,7 +635,7 @@ static void table(kvw_out *o, const plan_state *p, bool all)
 		qsort(order, (size_t)p->n_jobs, sizeof *order, cmp_good);
 	int n = all ? p->n_jobs : p->n_jobs < 10 ? p->n_jobs : 10;
 	for (int i = 0; i < n; i++)
-		row(o, order[i], p->pareto && p->pareto[order[i] - p->jobs], all);
+		row(o, p, order[i], p->pareto && p->pareto[order[i] - p->jobs], all);
 	free(order);
 }
 
@@ -540,6 +729,18 @@ static void inputs_fields(kvw_out *o, const plan_state *p, const kvw_args *a)
 	kvw_out_field(o, "attainment_target", NULL, NULL, kvw_num(in->slo.attainment));
 }
 
+/* kvw_out keeps the key pointer until it emits: keys that outlive this call */
+static const char *engine_key(const char *name)
+{
+	static const char *const keys[][2] = {
+		{ "vllm", "engine_vllm" }, { "sglang", "engine_sglang" }, { "llm-d", "engine_llm-d" }, { "dynamo", "engine_dynamo" },
+	};
+	for (size_t i = 0; name && i < sizeof keys / sizeof keys[0]; i++)
+		if (strcmp(keys[i][0], name) == 0)
+			return keys[i][1];
+	return "engine_other";
+}
+
 static void engine_fields(kvw_out *o, json_t *eng)
 {
 	size_t i;
@@ -547,15 +748,43 @@ static void engine_fields(kvw_out *o, json_t *eng)
 	json_array_foreach(eng, i, e) {
 		const char *name = json_string_value(json_object_get(e, "engine"));
 		const char *note = json_string_value(json_object_get(e, "note"));
-		char key[32], text[1200];
-		snprintf(key, sizeof key, "engine_%s", name);
+		char text[1200];
 		snprintf(text, sizeof text, "%s%s%s", json_string_value(json_object_get(e, "settings")), note ? "  [" : "",
 		         note ? note : "");
 		if (note)
 			strncat(text, "]", sizeof text - strlen(text) - 1);
-		kvw_out_field(o, key, name, NULL, json_string(text));
+		kvw_out_field(o, engine_key(name), name, NULL, json_string(text));
 	}
 	kvw_out_field(o, "engines", NULL, NULL, json_incref(eng));
+}
+
+/* the cache and its effect on the winner (search) or on the best run (fixed rate) */
+static void cache_fields(kvw_out *o, const plan_state *p, int best, bool search)
+{
+	const plan_inputs *in = &p->in;
+	const plan_job *j = &p->jobs[best];
+	const kvw_sim_result *r = search ? &j->g.at : &j->r;
+	int ref = p->ref_of[best];
+	kvw_out_field(o, "prefix_cache", "prefix cache", NULL, json_string(in->cache_words));
+	kvw_out_field(o, "cache_prefix_hit", "its prompt tokens found cached", "%.4f", kvw_num(ratio(r->prefix_hit_tokens, r->tokens_in)));
+	kvw_out_field(o, "cache_prefill_saved", "prompt tokens not computed", "%.4f", kvw_num(ratio(r->prefix_tokens, r->tokens_in)));
+	kvw_out_field(o, "cache_load_ms", "mean load of a prefix below HBM", "%.4g ms", kvw_num(load_ms(r)));
+	kvw_out_field(o, "cache_ttft_p90_s", "its TTFT p90 with the cache", "%.4g s", kvw_num(r->ttft[1]));
+	kvw_out_field(o, "cache_ttft_p90_nocache_s", "the same without the cache, same rate", "%.4g s",
+	              ref >= 0 && p->ref[ref].r.status == KVW_SIM_DONE ? kvw_num(p->ref[ref].r.ttft[1]) : json_null());
+	if (!search)
+		return;
+	char name[160] = "";
+	if (p->nc_winner >= 0)
+		name_of(&p->jobs[p->nc_winner], name, sizeof name);
+	kvw_out_field(o, "winner_goodput_per_gpu_nocache", "the winner's goodput per GPU without the cache", "%.4g req/s",
+	              p->nc_done[best] && p->nc[best].g.found ? kvw_num(p->nc[best].g.per_gpu) : json_null());
+	kvw_out_field(o, "nocache_winner", "winner without the cache", NULL,
+	              p->nc_winner >= 0 ? json_string(name) : json_null());
+	kvw_out_field(o, "nocache_winner_goodput_per_gpu", "its goodput per GPU", "%.4g req/s",
+	              p->nc_winner >= 0 ? kvw_num(good_nc(p, p->nc_winner)) : json_null());
+	kvw_out_field(o, "cache_changes_winner", "the cache changes the winner", NULL, json_boolean(p->nc_winner != best));
+	kvw_out_field(o, "nocache_searched", "configurations searched without the cache", NULL, json_integer(p->n_nc));
 }
 
 static void notes(kvw_out *o, const plan_state *p)
@@ -569,6 +798,15 @@ static void notes(kvw_out *o, const plan_state *p)
 	             "prefills redone after a preemption)");
 	kvw_out_note(o, "%d simulations; admission FCFS with head-of-line blocking, LIFO preemption (recompute), "
 	             "see README \"kvwall plan\"", p->sims);
+	if (p->in.cache_on)
+		kvw_out_note(o, "prefix cache (model/sim/kvw_sim_cache.h): a prompt is looked up where it is placed, priced "
+		             "(load, recompute or split, each tier's bandwidth shared by its loads) when its instance could "
+		             "start it, waits for the load's exposed part and computes only the tokens not taken from the "
+		             "cache; its blocks are cached when its prefill ends; decode instances keep no cache (a local "
+		             "prefill computes everything, a handoff ships the whole prompt's KV); the HBM cache is what no "
+		             "request holds, and a request that hits still holds its whole context, so hits are a lower "
+		             "bound; without the cache: the same configuration at the same rate (TTFT), and goodput searched "
+		             "in order of goodput with the cache until no configuration left could beat the best found");
 }
 
 static kvw_err emit(const kvw_args *a, int argc, char **argv, plan_state *p, kvw_diag *d)
@@ -577,7 +815,7 @@ static kvw_err emit(const kvw_args *a, int argc, char **argv, plan_state *p, kvw
 	kvw_out_init(&o, "kvwall.plan/1");
 	snprintf(o.title, sizeof o.title, "Deployment plan: %s on %d x %s", p->in.setup->arch.name, p->in.cluster.gpus,
 	         p->in.gpu_name);
-	char words[1600];
+	char words[2400];
 	const plan_job *w = &p->jobs[p->winner];
 	char name[160];
 	name_of(w, name, sizeof name);
@@ -588,6 +826,8 @@ static kvw_err emit(const kvw_args *a, int argc, char **argv, plan_state *p, kvw
 	kvw_out_field(&o, "winner_goodput_per_gpu", "goodput per GPU", "%.4g req/s", kvw_num(w->g.per_gpu));
 	kvw_out_field(&o, "answer", "why", NULL, json_string(words));
 	inputs_fields(&o, p, a);
+	if (p->in.cache_on)
+		cache_fields(&o, p, p->winner, true);
 	json_t *eng = plan_engine_settings(&w->dep, p->in.setup->arch.name, p->in.setup->arch.attn == KVW_ATTN_MLA);
 	engine_fields(&o, eng);
 	json_decref(eng);
@@ -666,6 +906,9 @@ static kvw_err fixed_rate(const kvw_args *a, int argc, char **argv, plan_state *
 		                "bound (%s); lower --rate-scale", a->rate_scale, p->jobs[0].r.offered_rps, p->jobs[0].r.why);
 	if (best < 0)
 		return kvw_fail(d, KVW_EREGRESSION, "no deployment finished the workload at rate scale %g", a->rate_scale);
+	kvw_err err;
+	if (p->in.cache_on && (err = cache_refs(p, d)))
+		return err;
 	kvw_out o;
 	kvw_out_init(&o, "kvwall.plan/1");
 	char name[160];
@@ -677,10 +920,12 @@ static kvw_err fixed_rate(const kvw_args *a, int argc, char **argv, plan_state *
 	kvw_out_field(&o, "slo_met", "SLOs met", NULL, json_boolean(p->jobs[best].r.slo_met));
 	kvw_out_field(&o, "rate_rps", "offered rate", "%.4g req/s", kvw_num(p->jobs[best].r.offered_rps));
 	inputs_fields(&o, p, a);
+	if (p->in.cache_on)
+		cache_fields(&o, p, best, false);
 	notes(&o, p);
-	p->sims = p->n_jobs;
+	p->sims += p->n_jobs;
 	table(&o, p, a->json || a->csv);
-	kvw_err err = kvw_out_emit(&o, a, argc, argv, d);
+	err = kvw_out_emit(&o, a, argc, argv, d);
 	kvw_out_free(&o);
 	if (!err && !p->jobs[best].r.slo_met)
 		err = kvw_fail(d, KVW_EREGRESSION, "at rate scale %g no deployment meets the SLOs: best attainment %.1f%% "
@@ -703,6 +948,8 @@ static kvw_err search(const kvw_args *a, int argc, char **argv, plan_state *p, k
 	p->best_dis = best_of(p, "disaggregated");
 	p->best_hyb = best_of(p, "hybrid");
 	pareto(p);
+	if (p->in.cache_on && ((err = cache_refs(p, d)) || (err = cache_winner(p, d))))
+		return err;
 	if ((err = curves(p, d)) || (err = link_sweep(p, d)))
 		return err;
 	p->sims += p->n_curves;
@@ -729,6 +976,10 @@ static kvw_err run(const kvw_args *a, int argc, char **argv, kvw_diag *d)
 	free(p->pareto);
 	free(p->curves);
 	free(p->sweep);
+	free(p->ref);
+	free(p->ref_of);
+	free(p->nc);
+	free(p->nc_done);
 	free(p);
 	return err;
 }

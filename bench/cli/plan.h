@@ -9,8 +9,10 @@
 
 #include <jansson.h>
 
+#include "cache_opts.h"
 #include "kvw_search.h"
 #include "kvw_sim.h"
+#include "kvw_sim_cache.h"
 #include "opts.h"
 #include "scenario.h"
 
@@ -34,8 +36,14 @@ typedef struct plan_inputs {
 	double max_tokens;
 	kvw_slo slo;
 	kvw_space space;
-	kvw_bisect bisect;
+	kvw_bisect bisect;   /* with the prefix cache in it when --prefix-cache */
 	int jobs;
+	/* --prefix-cache */
+	bool cache_on;
+	kvw_sim_cache_cfg cache;
+	kvw_cache_ids ids;   /* the workload's block ids, built once for every simulation */
+	char tier_source[KVW_TIERS][KVW_CACHE_SOURCE_LEN];
+	char cache_words[900]; /* the cache in one line, for the output */
 } plan_inputs;
 
 kvw_err plan_inputs_read(const kvw_args *a, plan_inputs *in, kvw_diag *d);
@@ -52,6 +60,7 @@ typedef struct plan_job {
 	kvw_cluster cluster;  /* a copy: link sweeps change the bandwidth */
 	kvw_deploy dep;
 	double scale;         /* > 0: one full simulation at this scale; 0: a goodput search */
+	bool nocache;         /* without the prefix cache even when --prefix-cache (the comparison) */
 	kvw_goodput g;        /* the search's answer */
 	kvw_sim_result r;     /* the fixed-scale run's answer */
 	kvw_err err;

@@ -364,6 +364,108 @@ static kvw_err space(const kvw_args *a, plan_inputs *in, kvw_diag *d)
 	return KVW_OK;
 }
 
+/* ---- the prefix cache ------------------------------------------------------------------- */
+
+static const char *const cache_options[] = {
+	"hbm", "dram", "ssd", "remote", "dram-link", "ssd-link", "remote-link", "dram-gbps", "ssd-gbps", "remote-gbps",
+	"policy", "cache-route", "block-tokens", "no-prefetch", "write-through", "unique-without-hashes",
+};
+
+/* --hbm: pool (the free KV of each instance, vLLM's and SGLang's prefix cache) or at most SIZE of it */
+static kvw_err hbm_tier(const kvw_args *a, plan_inputs *in, kvw_diag *d)
+{
+	kvw_tier_cfg *h = &in->cache.cache.tier[KVW_TIER_HBM];
+	if (strcasecmp(a->hbm, "pool") == 0) {
+		h->capacity_bytes = INFINITY;
+		snprintf(in->tier_source[0], sizeof in->tier_source[0], "each instance's free KV pool (what its requests "
+		         "do not hold), as vLLM's automatic prefix caching and SGLang's radix cache keep it");
+		return KVW_OK;
+	}
+	kvw_err err = kvw_opts_bytes("hbm", a->hbm, &h->capacity_bytes, d);
+	if (!err && h->capacity_bytes == 0)
+		return kvw_fail(d, KVW_EUSAGE, "--hbm 0: the HBM tier must hold at least one block");
+	snprintf(in->tier_source[0], sizeof in->tier_source[0], "at most %s per instance of its free KV pool", a->hbm);
+	return err;
+}
+
+/* every capacity must hold a block at every TP searched (MLA's block grows with TP) */
+static kvw_err cache_fits(const plan_inputs *in, kvw_diag *d)
+{
+	for (int k = 0; k < in->space.n_tps; k++) {
+		kvw_scenario sc = in->setup->sc;
+		sc.kv.tp = in->space.tps[k];
+		kvw_cache_cfg g = in->cache.cache;
+		g.instances = g.instances_per_node = 1;
+		if (isinf(g.tier[KVW_TIER_HBM].capacity_bytes))
+			g.tier[KVW_TIER_HBM].capacity_bytes = 0; /* the pool holds a request, so a block */
+		kvw_cache *c;
+		kvw_err err = kvw_cache_new(&g, &sc, 1, &c, d);
+		if (err)
+			return err;
+		kvw_cache_free(c);
+	}
+	return KVW_OK;
+}
+
+static void cache_describe(const kvw_args *a, plan_inputs *in)
+{
+	const kvw_cache_cfg *g = &in->cache.cache;
+	size_t n = 0, cap = sizeof in->cache_words;
+	n += (size_t)snprintf(in->cache_words, cap, "HBM: %s", in->tier_source[0]);
+	for (int t = KVW_TIER_DRAM; t < KVW_TIERS && n < cap; t++)
+		if (g->tier[t].capacity_bytes > 0)
+			n += (size_t)snprintf(in->cache_words + n, cap - n, "; %s %.4g GB per %s (%s)", kvw_tier_name(t),
+			                      g->tier[t].capacity_bytes / 1e9, t == KVW_TIER_REMOTE ? "cluster" : "node",
+			                      in->tier_source[t]);
+	if (n < cap)
+		snprintf(in->cache_words + n, cap - n, "; %s eviction, %ld-token blocks%s, %s placement, %s%s",
+		         g->tier[0].policy, g->block_tokens, g->write_through ? ", write-through" : "",
+		         in->cache.prefix_aware ? "prefix-aware" : "least-loaded",
+		         in->cache.prefetch ? "prefetch while queued" : "loads when the prefill could start",
+		         a->unique_without_hashes ? "; requests without hash_ids never hit" : "");
+}
+
+static kvw_err prefix_cache(const kvw_args *a, plan_inputs *in, kvw_diag *d)
+{
+	if (!a->prefix_cache) {
+		for (size_t i = 0; i < sizeof cache_options / sizeof cache_options[0]; i++)
+			if (kvw_opts_seen(a, cache_options[i]))
+				return kvw_fail(d, KVW_EUSAGE, "--%s describes the prefix cache: add --prefix-cache",
+				                cache_options[i]);
+		return KVW_OK;
+	}
+	kvw_sim_cache_cfg *g = &in->cache;
+	const char *policy;
+	kvw_err err;
+	if ((err = kvw_cache_opt_hashes(a, &in->w, d)) || (err = kvw_cache_opt_policy(a->policy, false, &policy, d)))
+		return err;
+	if (strcasecmp(a->cache_route, "prefix-aware") != 0 && strcasecmp(a->cache_route, "least-loaded") != 0)
+		return kvw_fail(d, KVW_EUSAGE, "--cache-route: '%s' is not prefix-aware or least-loaded", a->cache_route);
+	kvw_cache_opt_blocks(a, &in->w, &g->cache);
+	g->cache.instances = g->cache.instances_per_node = 1; /* each deployment sets its own */
+	if ((err = hbm_tier(a, in, d)) || (err = kvw_cache_opt_lower_tiers(a, in->setup, &g->cache, in->tier_source, d)))
+		return err;
+	for (int t = 0; t < KVW_TIERS; t++)
+		g->cache.tier[t].policy = policy;
+	g->prefetch = !a->no_prefetch;
+	g->prefix_aware = strcasecmp(a->cache_route, "prefix-aware") == 0;
+	kvw_workload first = in->w; /* the requests simulated */
+	first.n = in->bisect.max_requests;
+	if ((err = cache_fits(in, d)) || (err = kvw_cache_ids_build(&g->cache, &in->setup->sc, &first, &in->ids, d)))
+		return err;
+	for (size_t r = 0; r < in->bisect.max_requests && r < in->ids.n_req; r++)
+		if (in->ids.n[r] < 0)
+			return kvw_fail(d, KVW_EINPUT, "%s: request %zu has no hash_ids: the prefix cache needs the trace's "
+			                "block hashes (Mooncake traces carry them); --unique-without-hashes treats such "
+			                "requests as never shared", in->w.name, r + 1);
+	g->ids = &in->ids;
+	in->cache_on = true;
+	in->bisect.prefix = &kvw_prefix_tiered;
+	in->bisect.prefix_cfg = &in->cache;
+	cache_describe(a, in);
+	return KVW_OK;
+}
+
 static void slo(const kvw_args *a, plan_inputs *in)
 {
 	in->slo = (kvw_slo){ a->ttft_ms * 1e-3, a->tpot_ms * 1e-3, a->percentile, a->attainment / 100 };
@@ -393,11 +495,12 @@ kvw_err plan_inputs_read(const kvw_args *a, plan_inputs *in, kvw_diag *d)
 		snprintf(in->inter_source + l, sizeof in->inter_source - l, " (default: one 400 Gb/s NIC per GPU)");
 	}
 	slo(a, in);
-	return KVW_OK;
+	return prefix_cache(a, in, d);
 }
 
 void plan_inputs_free(plan_inputs *in)
 {
+	kvw_cache_ids_free(&in->ids);
 	kvw_workload_free(&in->w);
 	free(in->setup);
 	in->setup = NULL;

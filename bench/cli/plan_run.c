@@ -38,12 +38,15 @@ int plan_cores(void)
 
 static void run_one(const plan_inputs *in, plan_job *j)
 {
+	kvw_bisect b = in->bisect;
+	if (j->nocache)
+		b.prefix = NULL;
 	if (j->scale > 0) {
-		kvw_sim_opts o = { .rate_scale = j->scale, .max_requests = in->bisect.max_requests, .percentiles = true,
-		                   .max_waiting = in->bisect.max_waiting };
+		kvw_sim_opts o = { .rate_scale = j->scale, .max_requests = b.max_requests, .percentiles = true,
+		                   .max_waiting = b.max_waiting, .prefix = b.prefix, .prefix_cfg = b.prefix_cfg };
 		j->err = kvw_sim_run(&j->cluster, &j->dep, &in->w, &in->slo, &o, &j->r, &j->d);
 	} else {
-		j->err = kvw_goodput_search(&j->cluster, &j->dep, &in->w, &in->slo, &in->bisect, &j->g, &j->d);
+		j->err = kvw_goodput_search(&j->cluster, &j->dep, &in->w, &in->slo, &b, &j->g, &j->d);
 	}
 }
 

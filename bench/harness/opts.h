@@ -34,6 +34,8 @@ typedef struct kvw_args {
 	long synthetic, seed, gpus, threshold, jobs, prefill_chunk, decode_chunk;
 	double rate, cv, rate_scale, ttft_ms, tpot_ms, percentile, attainment;
 	double handshake_us, desc_us, launch_us;
+	bool prefix_cache;       /* plan --prefix-cache (its tiers: the kvwall cache fields below) */
+	const char *cache_route;
 	kvw_strlist metrics, models, links;
 	/* kvwall cache, probe storage */
 	const char *trace, *hbm, *dram, *ssd, *remote, *dram_link, *ssd_link, *remote_link, *policy, *route;

@@ -201,6 +201,13 @@ void kvw_cache_ids_free(kvw_cache_ids *ids)
 	memset(ids, 0, sizeof *ids);
 }
 
+kvw_err kvw_cache_use_ids(kvw_cache *c, const kvw_cache_ids *ids, kvw_diag *d)
+{
+	if (!kvw_cache_adopt_ids(c, ids->n_ids))
+		return kvw_fail(d, KVW_ESYS, "out of memory for the cache's block ids");
+	return KVW_OK;
+}
+
 /* ids assigned elsewhere (kvw_cache_ids): the cache takes their count */
 bool kvw_cache_adopt_ids(kvw_cache *c, size_t n_ids)
 {
@@ -331,7 +338,7 @@ kvw_err kvw_cache_new(const kvw_cache_cfg *cfg, const kvw_scenario *sc, long max
 	c->bit0[KVW_TIER_REMOTE] = cfg->instances + 2 * c->nodes;
 	c->pres.words = (cfg->instances + 2 * c->nodes + 1 + 63) / 64;
 	c->where = malloc(KVW_CACHE_MAX_BLOCKS);
-	size_t dir0 = c->id_bound ? c->id_bound : 4096;
+	size_t dir0 = 4096; /* grows with the ids it gives (none when they come from a kvw_cache_ids) */
 	if (!c->where || !kvw_u64map_init(&c->dir, dir0))
 		err = kvw_fail(d, KVW_ESYS, "out of memory");
 	for (int t = 0; t < KVW_TIERS && !err; t++)
@@ -340,6 +347,9 @@ kvw_err kvw_cache_new(const kvw_cache_cfg *cfg, const kvw_scenario *sc, long max
 		kvw_cache_free(c);
 		return err;
 	}
+	for (int t = 0; t < KVW_TIERS; t++) /* nothing below: an evicted block just leaves */
+		for (int i = 0; next_present(c, t) == KVW_TIERS && i < c->n_stores[t]; i++)
+			c->stores[t][i].on_evict = NULL;
 	*out = c;
 	return KVW_OK;
 }
@@ -497,6 +507,25 @@ void kvw_cache_advance(kvw_cache *c, double t)
 					b->v[k++] = b->v[j];
 			b->n = k;
 		}
+}
+
+void kvw_cache_hbm_room(kvw_cache *c, int instance, long blocks)
+{
+	if (c->n_stores[KVW_TIER_HBM] == 0 || instance < 0 || instance >= c->n_stores[KVW_TIER_HBM])
+		return;
+	kvw_store_limit(&c->stores[KVW_TIER_HBM][instance], blocks > INT32_MAX ? INT32_MAX : (int32_t)blocks);
+}
+
+long kvw_cache_hbm_held(const kvw_cache *c, int instance)
+{
+	if (c->n_stores[KVW_TIER_HBM] == 0 || instance < 0 || instance >= c->n_stores[KVW_TIER_HBM])
+		return 0;
+	return c->stores[KVW_TIER_HBM][instance].used;
+}
+
+long kvw_cache_tier_evictions(const kvw_cache *c, int tier)
+{
+	return tier >= 0 && tier < KVW_TIERS ? kvw_cache_evictions(c, tier) : 0;
 }
 
 long kvw_cache_evictions(const kvw_cache *c, int tier)

@@ -89,7 +89,7 @@ void kvw_u64map_del(kvw_u64map *m, uint64_t key)
 static bool store_init(kvw_store *s, int32_t cap, const kvw_evict_ops *ops, size_t dense_n)
 {
 	memset(s, 0, sizeof *s);
-	s->cap = cap;
+	s->cap = s->max_cap = cap;
 	s->ops = ops;
 	s->dense_n = dense_n;
 	size_t n = dense_n ? dense_n : (size_t)(cap > 0 ? cap : 1);
@@ -169,8 +169,22 @@ bool kvw_store_touch(kvw_store *s, uint64_t key)
 
 void kvw_store_put(kvw_store *s, uint64_t key)
 {
-	if (!kvw_store_touch(s, key))
+	if (kvw_store_touch(s, key))
+		return;
+	if (s->cap > 0) {
 		s->ops->admit(s, key);
+	} else { /* no room at all: in and out at once */
+		s->evictions++;
+		if (s->on_evict)
+			s->on_evict(s->ctx, key);
+	}
+}
+
+void kvw_store_limit(kvw_store *s, int32_t cap)
+{
+	s->cap = cap < 0 ? 0 : cap > s->max_cap ? s->max_cap : cap;
+	while (s->used > s->cap)
+		s->ops->evict(s);
 }
 
 int32_t kvw_store_take(kvw_store *s, uint64_t key)

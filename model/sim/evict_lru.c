@@ -27,6 +27,11 @@ static void lru_admit(kvw_store *s, uint64_t key)
 	kvw_store_push_head(s, 0, kvw_store_take(s, key));
 }
 
+static void lru_evict(kvw_store *s)
+{
+	kvw_store_drop(s, s->tail[0]);
+}
+
 const kvw_evict_ops kvw_evict_lru = {
 	.name = "lru",
 	.summary = "least recently used (vLLM's and LMCache's default)",
@@ -34,4 +39,5 @@ const kvw_evict_ops kvw_evict_lru = {
 	.fini = lru_fini,
 	.touch = lru_touch,
 	.admit = lru_admit,
+	.evict = lru_evict,
 };

@@ -88,14 +88,18 @@ static void evict_small(kvw_store *s)
 	evict_main(s);
 }
 
+static void s3_evict(kvw_store *s)
+{
+	if (s->len[SMALL] >= small_target(s) || s->len[MAIN] == 0)
+		evict_small(s);
+	else
+		evict_main(s);
+}
+
 static void s3_admit(kvw_store *s, uint64_t key)
 {
-	while (s->used >= s->cap) {
-		if (s->len[SMALL] >= small_target(s) || s->len[MAIN] == 0)
-			evict_small(s);
-		else
-			evict_main(s);
-	}
+	while (s->used >= s->cap)
+		s3_evict(s);
 	int32_t slot = kvw_store_take(s, key);
 	if (kvw_keyring_has(ghost(s), key)) {
 		kvw_keyring_forget(ghost(s), key);
@@ -112,4 +116,5 @@ const kvw_evict_ops kvw_evict_s3fifo = {
 	.fini = s3_fini,
 	.touch = s3_touch,
 	.admit = s3_admit,
+	.evict = s3_evict,
 };

@@ -171,7 +171,7 @@ static void admit_held(kvw_sim *s, int d)
 	while (D->hold.len && !s->stop) {
 		sim_req *R = &s->req[sim_ring_at(&D->hold, 0)];
 		double need = R->isl + s->c->block_tokens;
-		if (D->used + need > D->cap)
+		if (need > sim_room(s, d))
 			break;
 		int32_t r = sim_ring_pop(&D->hold);
 		sim_mem(s, d, need);
@@ -202,7 +202,7 @@ void sim_layerwise_begin(kvw_sim *s, int p, int32_t r)
 	sim_req *R = &s->req[r];
 	int d = s->dops->route_decode(s, r, p);
 	double need = R->isl + s->c->block_tokens;
-	if (d == p || s->inst[d].hold.len || s->inst[d].used + need > s->inst[d].cap) {
+	if (d == p || s->inst[d].hold.len || need > sim_room(s, d)) {
 		s->res->layerwise_fallbacks += d != p;
 		return; /* bulk after the prefill */
 	}

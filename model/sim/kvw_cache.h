@@ -151,6 +151,18 @@ int kvw_cache_keys(kvw_cache *c, const kvw_workload *w, size_t r, uint64_t *keys
 /* Distinct blocks seen so far. */
 size_t kvw_cache_distinct(const kvw_cache *c);
 
+/* The HBM tier as an engine's free KV pool (vLLM's automatic prefix
+ * caching and SGLang's radix cache keep cached blocks in the memory no
+ * running request holds, and evict them LRU when a request needs it):
+ * instance's HBM store may hold at most `blocks` from now on (at most what
+ * it was built with); the blocks beyond are evicted at once and demoted as
+ * any eviction is.  No effect when the tier is absent. */
+void kvw_cache_hbm_room(kvw_cache *c, int instance, long blocks);
+/* Blocks instance's HBM store holds now (0 when the tier is absent). */
+long kvw_cache_hbm_held(const kvw_cache *c, int instance);
+/* Evictions so far from the stores of a tier. */
+long kvw_cache_tier_evictions(const kvw_cache *c, int tier);
+
 void kvw_cache_lookup(kvw_cache *c, int instance, const uint64_t *keys, int n, kvw_cache_hit *hit);
 /* Leading blocks of keys held by instance's HBM, its node's DRAM/SSD or the
  * remote pool (no state changes): for cache-aware routing. */
@@ -188,6 +200,18 @@ typedef struct kvw_router {
 	            long seq);
 } kvw_router;
 
+/* The prefix-aware router's estimate for one instance: the time from the
+ * start of a prefill of L tokens with these keys on that instance to its
+ * end (the slowest lower tier's load at its link speed or recomputing
+ * that part, whichever is less, then the rest computed), without queue
+ * or contention, as Mooncake's Conductor estimates it. */
+double kvw_cache_estimate(const kvw_cache *c, int instance, const uint64_t *keys, int n, long L);
+/* The same for instances first .. first + count - 1 at once (one pass over
+ * the blocks): out[k] for instance first + k.  Returns the most leading
+ * blocks any of them holds (0: none finds anything cached). */
+int kvw_cache_estimate_range(const kvw_cache *c, int first, int count, const uint64_t *keys, int n, long L,
+                             double *out);
+
 const kvw_router *kvw_router_find(const char *name);
 int kvw_router_count(void);
 const kvw_router *kvw_router_at(int i);
@@ -218,6 +242,10 @@ typedef struct kvw_cache_ids {
 kvw_err kvw_cache_ids_build(const kvw_cache_cfg *cfg, const kvw_scenario *sc, const kvw_workload *w,
                             kvw_cache_ids *out, kvw_diag *d);
 void kvw_cache_ids_free(kvw_cache_ids *ids); /* accepts a zeroed one */
+/* A cache built with max_blocks = ids->n_ids takes its keys from ids
+ * (request r's are ids->id + ids->off[r]) instead of kvw_cache_keys;
+ * KVW_ESYS when memory runs out. */
+kvw_err kvw_cache_use_ids(kvw_cache *c, const kvw_cache_ids *ids, kvw_diag *d);
 
 typedef struct kvw_replay_cfg {
 	const char *route;       /* kvw_router name; NULL: "round-robin" */

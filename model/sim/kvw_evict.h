@@ -40,6 +40,9 @@ typedef struct kvw_evict_ops {
 	/* key is absent and the store may be full: make room (kvw_store_drop on
 	 * victims), take a slot with kvw_store_take(s, key) and place it */
 	void (*admit)(kvw_store *s, uint64_t key);
+	/* the store holds more than it may (its capacity was lowered, see
+	 * kvw_store_limit): drop at least one victim as admit would */
+	void (*evict)(kvw_store *s);
 } kvw_evict_ops;
 
 /* An open-addressing map from 64-bit keys to non-negative values (linear
@@ -82,6 +85,7 @@ struct kvw_store {
 	kvw_presence *pres; /* where this store sets bit `bit` of its keys, or NULL */
 	int bit;
 	int32_t cap, used;
+	int32_t max_cap;  /* what it was built for; kvw_store_limit moves cap in [0, max_cap] */
 	kvw_slot *slot;
 	int32_t free_head; /* unused slots, chained through next */
 	int32_t head[KVW_STORE_LISTS], tail[KVW_STORE_LISTS], len[KVW_STORE_LISTS];
@@ -112,8 +116,15 @@ void kvw_store_track(kvw_store *s, kvw_presence *pres, int bit);
 int32_t kvw_store_find(const kvw_store *s, uint64_t key);
 /* A hit: the policy updates its order.  Returns false when key is absent. */
 bool kvw_store_touch(kvw_store *s, uint64_t key);
-/* Inserts key (absent ones only; a present key is touched instead). */
+/* Inserts key (absent ones only; a present key is touched instead).  A
+ * store of capacity 0 passes the key straight to on_evict. */
 void kvw_store_put(kvw_store *s, uint64_t key);
+/* Lets the store hold at most cap blocks from now on (clamped to [0, the
+ * capacity it was built with]); blocks beyond it are evicted at once, the
+ * policy choosing the victims.  For a store that is an engine's free KV
+ * pool (vLLM's, SGLang's prefix cache), which shrinks and grows with the
+ * memory its running requests hold. */
+void kvw_store_limit(kvw_store *s, int32_t cap);
 
 /* For policies: a free slot mapped to key (the store must not be full). */
 int32_t kvw_store_take(kvw_store *s, uint64_t key);

@@ -51,6 +51,8 @@ typedef struct kvw_bisect {
 	double rel_tol;      /* 0: 0.02 */
 	size_t max_requests;
 	long max_waiting;
+	const kvw_prefix_ops *prefix; /* every probe with this prefix cache (kvw_sim_opts), or NULL */
+	const void *prefix_cfg;
 } kvw_bisect;
 
 typedef struct kvw_goodput {

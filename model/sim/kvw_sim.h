@@ -62,6 +62,13 @@
  *   TPOT        (finish - first token) / (output tokens - 1); a one-token
  *               output has none and meets every TPOT budget.
  *   percentiles nearest rank on the sorted sample: p-th = x[ceil(p n / 100)].
+ *   prefix      with a prefix cache (kvw_sim_opts.prefix; the tiered one is
+ *   cache       kvw_sim_cache.h): looked up when a request is placed, priced
+ *               (load / recompute / split) when its instance could start its
+ *               first chunk, which then waits for the load's exposed part and
+ *               computes only the tokens not taken from the cache; its blocks
+ *               are cached when its prefill ends.  Decode instances keep no
+ *               prefix cache; a preempted request recomputes everything.
  *   SLOs met    when at least `attainment` of requests meet both budgets
  *               (DistServe's SLO attainment) and the `percentile`-th TTFT
  *               and TPOT are within them (implied when percentile <=
@@ -152,16 +159,51 @@ typedef struct kvw_slo {
 	double attainment;  /* 0..1 */
 } kvw_slo;
 
-/* The prefix-cache hook (for the tiered cache, model/sim/kvw_cache.h):
- * called once per request before its prefill is first scheduled, with the
- * instance that will prefill it.  Returns the tokens of the prompt's prefix
- * already cached there (0 .. input_tokens - 1; more is clamped) and sets
- * *load_s to the time the cached KV needs to be in place (its tier's load;
- * the prefill cannot start before now + load_s) and *load_bytes to what the
- * load moves (reported).  The prefill then computes only the uncached
- * suffix, its attention still spanning the cached prefix.  NULL: no cache. */
-typedef long (*kvw_prefix_hook)(void *ctx, const kvw_workload *w, size_t req, int inst, double now,
-                                double *load_s, double *load_bytes);
+/* ---- a prefix cache (the tiered one: kvw_sim_cache.h) ---------------------- */
+
+struct kvw_sim_result;
+
+/* What a prefix cache decided for one request's prefill. */
+typedef struct kvw_prefix_use {
+	long hit_tokens;    /* cached prefix tokens found at placement */
+	long used_tokens;   /* prompt tokens taken from the cache, not computed (<= input - 1) */
+	double wait_s;      /* from now until the prefill may start: the load's exposed part */
+	double load_s;      /* the loads from the lower tiers, from their start to the slowest's end */
+	double hidden_s;    /* of that, the part before now (prefetch while queued) */
+	int choice;         /* 0 none, 1 load, 2 recompute, 3 split (kvw_cache_choice) */
+} kvw_prefix_use;
+
+/* A prefix cache the simulation consults: one ops struct per kind (the
+ * tiered cache of kvw_cache.h is kvw_prefix_tiered).  Every request whose
+ * prefill is placed on an instance that is not a decode instance goes
+ * through it:
+ *   place   at arrival (optional): the instance the deployment chose is
+ *           `inst`, one of [first, first + count) (its group); the cache may
+ *           pick another of them (cache-aware routing); backlog_s[i] is the
+ *           prefill work queued on instance i, in seconds
+ *   lookup  at arrival, on the instance chosen: the cached prefix tokens
+ *           found (what prefetch starts loading)
+ *   price   before the request's first prefill chunk is scheduled (the
+ *           instance could start it now): load, recompute or split, *u
+ *   insert  when its prefill is done: its blocks are cached on inst
+ *   finish  once at the end: the cache's own results (evictions, ...)
+ * free_tokens is the instance's KV no request holds now (the engine's
+ * free pool, where vLLM's and SGLang's prefix caches keep their blocks).
+ * Decode instances keep no prefix cache: a prompt prefilled there (local
+ * prefill, recompute routing) computes all its tokens.  A preempted
+ * request recomputes everything (no second lookup).  All calls of one
+ * simulation go to the state open() made for it. */
+typedef struct kvw_prefix_ops {
+	const char *name;
+	kvw_err (*open)(const void *cfg, const kvw_cluster *c, const kvw_deploy *dep, const kvw_workload *w, size_t n,
+	                void **st, kvw_diag *d);
+	void (*close)(void *st);
+	int (*place)(void *st, size_t req, int inst, int first, int count, const double *backlog_s);
+	long (*lookup)(void *st, size_t req, int inst, double now, double free_tokens);
+	void (*price)(void *st, size_t req, int inst, double arrival, double now, double free_tokens, kvw_prefix_use *u);
+	void (*insert)(void *st, size_t req, int inst, double now, double free_tokens);
+	void (*finish)(void *st, struct kvw_sim_result *r);
+} kvw_prefix_ops;
 
 typedef struct kvw_sim_opts {
 	double rate_scale;     /* arrivals at t / rate_scale; > 0 */
@@ -169,8 +211,8 @@ typedef struct kvw_sim_opts {
 	bool early_stop;       /* stop once the SLOs can no longer be met (searches) */
 	bool percentiles;      /* sort the samples for p50/p90/p99 (final runs) */
 	long max_waiting;      /* a queue longer than this: overloaded; 0: 100000 */
-	kvw_prefix_hook prefix_hook;
-	void *prefix_ctx;
+	const kvw_prefix_ops *prefix; /* a prefix cache, or NULL: none */
+	const void *prefix_cfg;       /* its configuration (for the tiered cache a kvw_sim_cache_cfg) */
 } kvw_sim_opts;
 
 typedef enum kvw_sim_status {
@@ -201,7 +243,16 @@ typedef struct kvw_sim_result {
 	double tokens_in, tokens_out;   /* prompt tokens, output tokens generated (per instance counts) */
 	double little_l, little_lw;     /* time-average requests in system, and arrival rate x mean sojourn */
 	long kv_overflows;              /* times an instance's KV exceeded its capacity (must be 0) */
-	double prefix_tokens;           /* tokens the prefix hook said were cached */
+	/* the prefix cache (all 0 without one) */
+	double prefill_tokens;          /* prompt tokens first prefills computed; + prefix_tokens = tokens_in */
+	double prefix_tokens;           /* prompt tokens taken from the cache instead */
+	double prefix_hit_tokens;       /* cached prefix tokens found at placement */
+	double prefix_load_s, prefix_hidden_s; /* sums of the loads' times, and of their parts hidden while queued */
+	double prefix_wait_s;           /* sum of the waits for loads once a prefill could start */
+	long prefix_requests;           /* requests that found a cached prefix */
+	long prefix_choice[4];          /* requests by decision: none, load, recompute, split */
+	long prefix_evictions[4];       /* blocks evicted per tier (hbm, dram, ssd, remote) */
+	double prefix_mem_peak;         /* highest (KV held + HBM cache) / capacity of an instance at a cache call */
 	double events;
 } kvw_sim_result;
 

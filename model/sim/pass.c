@@ -133,6 +133,11 @@ double kvw_sim_free_tokens(const kvw_sim *s, int i)
 	return s->inst[i].cap - s->inst[i].used;
 }
 
+double sim_room(const kvw_sim *s, int i)
+{
+	return s->inst[i].cap - s->inst[i].used - s->inst[i].reserved;
+}
+
 /* tokens a running request holds: context at join + a block + the tokens since */
 static double run_tokens(const kvw_sim *s, const sim_inst *I, const sim_req *R)
 {
@@ -261,6 +266,8 @@ static void pick_chunks(kvw_sim *s, int i, long budget, double *before, double *
 	for (size_t k = 0; k < I->q.len && budget > 0 && I->n_ch < max; k++) {
 		int32_t r = sim_ring_at(&I->q, k);
 		sim_req *R = &s->req[r];
+		if (R->hooked == 1)
+			sim_prefix_price(s, i, r); /* it could start now: load, recompute or split */
 		if (R->ready > s->now) {
 			kvw_heap_push(&s->heap, R->ready, EV_READY, i, 0);
 			break;
@@ -327,6 +334,7 @@ static void start_window(kvw_sim *s, int i)
 	}
 	I->busy = true;
 	I->t_start = s->now;
+	I->reserved = (double)I->n_dec * (double)I->win_k;
 	kvw_heap_push(&s->heap, s->now + window_s(I, I->win_k), EV_ITER_END, i, ++I->ver);
 }
 
@@ -345,6 +353,7 @@ static void shorten_window(kvw_sim *s, int i)
 	if (lo + 1 >= I->win_k)
 		return;
 	I->win_k = lo + 1;
+	I->reserved = (double)I->n_dec * (double)I->win_k;
 	kvw_heap_push(&s->heap, I->t_start + window_s(I, I->win_k), EV_ITER_END, i, ++I->ver);
 }
 
@@ -379,6 +388,7 @@ void sim_kick(kvw_sim *s, int i)
 			sim_layerwise_launch(s, I->ch_r[k], dur / s->c->sc->arch->n_layers);
 	I->lw_new = false;
 	I->win_k = 1;
+	I->reserved = I->n_dec;
 	I->busy = true;
 	I->t_start = s->now;
 	kvw_heap_push(&s->heap, s->now + dur, EV_ITER_END, i, ++I->ver);
@@ -412,6 +422,10 @@ void sim_pass_end(kvw_sim *s, int i)
 		if (R->job_done >= R->job_target) {
 			sim_ring_pop(&I->q); /* chunks come from the head, in order */
 			s->waiting--;
+			if (R->job == JOB_PREFILL || R->job == JOB_LOCAL)
+				s->res->prefill_tokens += R->job_target;
+			if (R->job == JOB_PREFILL && R->hooked)
+				sim_prefix_insert(s, i, I->ch_r[c]);
 			sim_prefill_done(s, i, I->ch_r[c]);
 		}
 	}
@@ -424,6 +438,7 @@ void sim_pass_end(kvw_sim *s, int i)
 		finish_due(s, i);
 	}
 	I->n_ch = 0;
+	I->reserved = 0;
 	I->busy = false;
 }
 

@@ -98,7 +98,8 @@ typedef struct probe_ctx {
 static kvw_err simulate(const probe_ctx *p, double scale, bool full, kvw_sim_result *r, kvw_diag *d)
 {
 	kvw_sim_opts o = { .rate_scale = scale, .max_requests = p->b->max_requests, .early_stop = !full,
-	                   .percentiles = full, .max_waiting = p->b->max_waiting };
+	                   .percentiles = full, .max_waiting = p->b->max_waiting, .prefix = p->b->prefix,
+	                   .prefix_cfg = p->b->prefix_cfg };
 	p->out->sims++;
 	return kvw_sim_run(p->c, p->dep, p->w, p->slo, &o, r, d);
 }

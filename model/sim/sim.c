@@ -194,25 +194,70 @@ void sim_finish(kvw_sim *s, int32_t r)
 
 /* ---- arrivals ------------------------------------------------------------------ */
 
+/* ---- the prefix cache ----------------------------------------------------------- */
+
+/* at arrival: where the prefill goes (the cache may move it within its
+ * group) and the cached prefix found there, counted as cached until priced */
+static int prefix_place(kvw_sim *s, int32_t r, int i)
+{
+	sim_req *R = &s->req[r];
+	const sim_inst *I = &s->inst[i];
+	if (!s->pops || I->role == KVW_ROLE_DECODE)
+		return i;
+	int g = I->group, first = s->group_first[g], count = s->group_count[g];
+	if (s->pops->place) {
+		for (int k = first; k < first + count; k++)
+			s->backlog[k] = kvw_sim_prefill_backlog_s(s, k);
+		i = s->pops->place(s->pfx, (size_t)r, i, first, count, s->backlog);
+	}
+	long hit = s->pops->lookup(s->pfx, (size_t)r, i, s->now, sim_room(s, i));
+	R->cached = (int32_t)(hit < 0 ? 0 : hit > R->isl - 1 ? R->isl - 1 : hit);
+	R->hooked = 1;
+	return i;
+}
+
+void sim_prefix_price(kvw_sim *s, int i, int32_t r)
+{
+	sim_req *R = &s->req[r];
+	kvw_prefix_use u;
+	memset(&u, 0, sizeof u);
+	s->pops->price(s->pfx, (size_t)r, i, R->arrival, s->now, sim_room(s, i), &u);
+	long used = u.used_tokens < 0 ? 0 : u.used_tokens > R->isl - 1 ? R->isl - 1 : u.used_tokens;
+	int32_t target = R->isl - (int32_t)used;
+	s->inst[i].queued_tokens += target - R->job_target;
+	R->cached = R->job_base = (int32_t)used;
+	R->job_target = target;
+	R->ready = s->now + (u.wait_s > 0 ? u.wait_s : 0);
+	R->hooked = 2;
+	kvw_sim_result *res = s->res;
+	res->prefix_tokens += (double)used;
+	res->prefix_hit_tokens += (double)u.hit_tokens;
+	res->prefix_requests += u.hit_tokens > 0;
+	res->prefix_load_s += u.load_s;
+	res->prefix_hidden_s += u.hidden_s;
+	res->prefix_wait_s += R->ready - s->now;
+	res->prefix_choice[u.choice >= 0 && u.choice < 4 ? u.choice : 0]++;
+}
+
+void sim_prefix_insert(kvw_sim *s, int i, int32_t r)
+{
+	if (s->req[r].hooked == 2)
+		s->pops->insert(s->pfx, (size_t)r, i, s->now, sim_room(s, i));
+}
+
+/* ---- arrivals ------------------------------------------------------------------ */
+
 static void arrive(kvw_sim *s, int32_t r)
 {
 	sim_req *R = &s->req[r];
 	account_area(s);
 	s->in_system++;
-	int i = s->dops->route_prefill(s, r);
+	int i = prefix_place(s, r, s->dops->route_prefill(s, r));
 	sim_inst *I = &s->inst[i];
 	R->job = I->role == KVW_ROLE_DECODE ? JOB_LOCAL : JOB_PREFILL;
 	s->res->local_prefills += R->job == JOB_LOCAL;
 	R->inst = i;
 	R->ready = s->now;
-	if (s->o->prefix_hook) {
-		double load_s = 0, load_bytes = 0;
-		long cached = s->o->prefix_hook(s->o->prefix_ctx, s->w, (size_t)r, i, s->now, &load_s, &load_bytes);
-		cached = cached < 0 ? 0 : cached > R->isl - 1 ? R->isl - 1 : cached;
-		R->cached = (int32_t)cached;
-		R->ready = s->now + (load_s > 0 ? load_s : 0);
-		s->res->prefix_tokens += (double)cached;
-	}
 	R->job_base = R->cached;
 	R->job_target = R->isl - R->cached;
 	R->job_done = 0;
@@ -268,6 +313,8 @@ static kvw_err setup(kvw_sim *s, kvw_diag *d)
 		}
 	}
 	free(node);
+	if (s->pops && !(s->backlog = calloc((size_t)s->n_inst, sizeof *s->backlog)))
+		return kvw_fail(d, KVW_ESYS, "out of memory for a simulation of %zu requests", s->n);
 	const kvw_workload *w = s->w;
 	double scale = s->o->rate_scale;
 	for (size_t r = 0; r < s->n; r++) {
@@ -412,6 +459,8 @@ static void results(kvw_sim *s, kvw_sim_result *r)
 		r->handoff_mean_s /= (double)r->handoffs;
 	}
 	utilisation(s, r);
+	if (s->pops && s->pops->finish)
+		s->pops->finish(s->pfx, r);
 	if (s->o->percentiles && r->status == KVW_SIM_DONE)
 		percentiles(s, r);
 }
@@ -433,6 +482,9 @@ static void teardown(kvw_sim *s)
 	free(s->ttft_v);
 	free(s->tpot_v);
 	free(s->e2e_v);
+	free(s->backlog);
+	if (s->pops && s->pfx)
+		s->pops->close(s->pfx);
 	kvw_heap_free(&s->heap);
 	free(s);
 }
@@ -453,6 +505,9 @@ static kvw_err check_inputs(const kvw_cluster *c, const kvw_deploy *dep, const k
 	if (!(c->hbm_bw > 0) || c->gpus < 1 || c->gpus_per_node < 1 || c->block_tokens < 1 || !(c->intra.bw > 0)
 	    || !(c->inter.bw > 0))
 		return kvw_fail(d, KVW_EUSAGE, "cluster needs HBM bandwidth, GPUs, a block size and both links");
+	if (o->prefix && (!o->prefix->open || !o->prefix->close || !o->prefix->lookup || !o->prefix->price
+	                  || !o->prefix->insert))
+		return kvw_fail(d, KVW_EUSAGE, "prefix cache '%s' lacks an operation", o->prefix->name);
 	return KVW_OK;
 }
 
@@ -480,6 +535,11 @@ kvw_err kvw_sim_run(const kvw_cluster *c, const kvw_deploy *dep, const kvw_workl
 	*s = (kvw_sim){ .c = c, .dep = dep, .w = w, .slo = slo, .o = &oo, .res = out, .n = n };
 	s->dops = kvw_deploy_find(dep->kind);
 	s->rops = kvw_route_find(dep->route ? dep->route : "transfer");
+	s->pops = o->prefix;
+	if (s->pops && (err = s->pops->open(o->prefix_cfg, c, dep, w, n, &s->pfx, d))) {
+		teardown(s);
+		return err;
+	}
 	if (!(err = setup(s, d))) {
 		thresholds(s);
 		run_loop(s);

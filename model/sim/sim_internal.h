@@ -29,7 +29,8 @@ typedef struct sim_req {
 	double dmem;           /* KV tokens reserved for it on dinst during a handoff */
 	int32_t xfer;          /* its transfer, -1 */
 	uint32_t gen;          /* bumped when it leaves a batch (stale heap entries) */
-	uint8_t state, job, parts, layerwise, hooked, missed_ttft, needless;
+	uint8_t state, job, parts, layerwise, missed_ttft, needless;
+	uint8_t hooked;        /* prefix cache: 0 not consulted, 1 looked up at placement, 2 priced */
 } sim_req;
 
 typedef struct sim_fin { /* a running request and the step at which it emits its last token */
@@ -48,6 +49,7 @@ typedef struct sim_inst {
 	long chunk;
 	int max_reqs;
 	double cap, used, peak;
+	double reserved;       /* KV tokens the pass in progress adds when it ends (its decode steps) */
 	sim_ring q;            /* prefill jobs, FCFS; the head ones are in progress */
 	sim_ring hold;         /* handoffs waiting for KV room here (this is their decode instance) */
 	double queued_tokens;  /* prefill tokens still to compute in q */
@@ -111,6 +113,10 @@ struct kvw_sim {
 	long waiting;          /* prefill jobs queued over all instances */
 	bool oom, stop;
 	double ttft_thr, tpot_thr;
+	/* the prefix cache, if any */
+	const kvw_prefix_ops *pops;
+	void *pfx;
+	double *backlog;       /* scratch for placement: seconds of prefill queued per instance */
 };
 
 /* ---- the mechanics (pass.c, handoff.c, sim.c) -------------------------------- */
@@ -132,6 +138,9 @@ void sim_xfer_start(kvw_sim *s, int32_t x);
 void sim_xfer_done(kvw_sim *s, int32_t x, uint32_t ver);
 void sim_handoff_end(kvw_sim *s, int32_t x);
 void sim_admit(kvw_sim *s, int d);
+/* the prefix cache (sim.c): price a request before its first chunk, cache its blocks after its prefill */
+void sim_prefix_price(kvw_sim *s, int i, int32_t r);
+void sim_prefix_insert(kvw_sim *s, int i, int32_t r);
 
 /* ---- helpers the policies use ------------------------------------------------ */
 
@@ -139,6 +148,8 @@ void sim_admit(kvw_sim *s, int d);
 double kvw_sim_prefill_backlog_s(const kvw_sim *s, int i);
 /* free KV tokens of an instance */
 double kvw_sim_free_tokens(const kvw_sim *s, int i);
+/* the same less what the pass in progress will add: what may be admitted now */
+double sim_room(const kvw_sim *s, int i);
 /* the decode instance with the most free KV among group g (ties: lowest index) */
 int kvw_sim_least_used(const kvw_sim *s, int g);
 /* the instance of group g with the least queued prefill work */

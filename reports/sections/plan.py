@@ -1,7 +1,10 @@
 """Deployment plan (kvwall plan --json, plan.json): the winner in words at
 the top, goodput per GPU of every deployment, attainment vs rate for the top
 few, the Pareto front of TTFT vs TPOT vs goodput per GPU, goodput vs link
-bandwidth, and the engines' settings.  Also written as plan.csv."""
+bandwidth, and the engines' settings.  With --prefix-cache, a line on the
+cache under the winner (what it takes from prefill, TTFT with and without
+it, the winner without it) and its columns in the best-of-each-kind table.
+Also written as plan.csv."""
 import html as _html
 import os
 
@@ -101,6 +104,32 @@ def best_per_kind(plan):
     return out
 
 
+def _num(x, fmt):
+    return format(x, fmt) if isinstance(x, (int, float)) else "-"
+
+
+def cache_line(plan):
+    """the prefix cache and what it did, in words; "" when the plan ran without one"""
+    if not plan.get("prefix_cache"):
+        return ""
+    e = _html.escape
+    nc = plan.get("nocache_winner")
+    if nc is None:
+        without = "without the cache no deployment searched meets the SLOs"
+    elif plan.get("cache_changes_winner"):
+        without = (f"without the cache {e(nc)} would win at "
+                   f"{_num(plan.get('nocache_winner_goodput_per_gpu'), '.3g')} req/s per GPU (the cache changes the winner)")
+    else:
+        without = (f"without the cache the same deployment wins, at "
+                   f"{_num(plan.get('winner_goodput_per_gpu_nocache'), '.3g')} req/s per GPU")
+    return (f"<p class=cache><b>Prefix cache</b>: {e(plan['prefix_cache'])}. For the winner "
+            f"{_num(100 * (plan.get('cache_prefill_saved') or 0), '.0f')}% of prompt tokens come from the cache "
+            f"(found cached: {_num(100 * (plan.get('cache_prefix_hit') or 0), '.0f')}%; a prefix below HBM takes "
+            f"{_num(plan.get('cache_load_ms'), '.3g')} ms to load on average); TTFT p90 "
+            f"{_num(plan.get('cache_ttft_p90_s'), '.3g')} s against {_num(plan.get('cache_ttft_p90_nocache_s'), '.3g')} s "
+            f"without the cache at the same rate; {without}.</p>")
+
+
 def html(res):
     plan = res.get("plan")
     if not plan:
@@ -114,10 +143,16 @@ def html(res):
              f"{e(plan.get('compute_source', ''))}. Decode steps: {e(plan.get('decode_source', ''))}. "
              f"Links: {e(plan.get('inter_link', ''))}; within a node {e(plan.get('intra_link', ''))}. "
              f"{e(plan.get('handoff_costs', ''))}.</p>"]
+    line = cache_line(plan)
+    if line:
+        parts.insert(2, line)
     cols = [("config", "deployment"), ("goodput_rps", "goodput req/s"), ("goodput_per_gpu", "per GPU"),
             ("ttft_p90_s", "TTFT p90 s"), ("tpot_p90_s", "TPOT p90 s"), ("util_prefill", "util P"),
             ("util_decode", "util D"), ("link_util", "link util"), ("wasted_gpu_s", "wasted GPU s"),
             ("failed_slo", "fails first")]
+    if line:
+        cols += [("prefill_saved", "prefill saved"), ("ttft_p90_nocache_s", "TTFT p90 no cache s"),
+                 ("goodput_per_gpu_nocache", "per GPU no cache")]
     parts.append("<h3>Best of each kind</h3>")
     parts.append(table(best_per_kind(plan), cols, "plan-best"))
     parts.append(img(plot_goodput(res, plan), "goodput per GPU by deployment"))

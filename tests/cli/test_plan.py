@@ -11,6 +11,17 @@
   refused as an unbounded queue (exit 4);
 - bad input: each case exits with its documented code, one line on stderr
   naming the problem, nothing on stdout, no --output file left.
+- --prefix-cache: without it the output is byte for byte what main's
+  kvwall printed before the cache existed (tests/golden/plan_conv_nocache.csv,
+  written by the binary of commit b8ff686); an unbounded cache with free
+  loads on one instance finds the share of prompt tokens `kvwall cache`'s
+  unbounded replay does (0.3734; a hair less, since requests the trace
+  stamps with the same second overlap and miss each other's prefill, which
+  test_sim_cache.c checks exactly with the requests apart); the table, JSON
+  and CSV carry the cache's columns and the answer says what it did; the
+  same bytes with 1 or 2 threads; the report's plan section shows the
+  cache line only when there is one; bad input refused with kvwall cache's
+  message and exit code.
 
 usage: test_plan.py KVWALL
 """
@@ -73,6 +84,7 @@ def test_outputs():
     check(all(b >= a * 0.97 for a, b in zip(gp, gp[1:])), f"goodput does not fall with bandwidth: {gp}")
     check(any(p["config"] == doc["winner"] for p in doc.get("pareto", [])), "the winner is on the Pareto front")
     check(len(doc.get("engines", [])) == 4, "four engines")
+    check(all(f"engine_{e}" in doc for e in ("vllm", "sglang", "llm-d", "dynamo")), "a summary field per engine")
     rc, out, err = run(*SMALL, "--csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     check(rc == 0 and len(rows) == len(configs), f"csv: one row per configuration ({len(rows)} vs {len(configs)})")
@@ -148,12 +160,147 @@ def test_bad_input():
     check("budget failed" in err and "TTFT" in err and "TPOT" in err, f"which SLO failed is named: {err!r}")
 
 
+CONV = ["plan", "--model", "llama-3-8b", "--hw", "h100-sxm", "--trace", "mooncake-conversation", "--max-requests",
+        "2000", "--gpus", "4", "--tps", "1,2", "--chunks", "512,4096"]
+GOLDEN = os.path.join(ROOT, "tests", "golden", "plan_conv_nocache.csv")
+FREE = os.path.join(DATA, "free-host-link-profile.json")
+CACHE_COLS = {"prefix_hit", "prefill_saved", "load_ms", "load_wait_ms", "load_hidden", "prefix_decisions",
+              "ttft_p90_nocache_s", "goodput_per_gpu_nocache"}
+
+
+def test_cache_off():
+    rc, out, err = run(*CONV, "--csv")
+    with open(GOLDEN) as f:
+        want = f.read()
+    check(rc == 0 and out == want, f"without --prefix-cache the CSV is main's before the cache (exit {rc}: {err})")
+    check(not CACHE_COLS & set(out.split("\n")[0].split(",")), "no cache columns without --prefix-cache")
+
+
+def cache_unbounded_hit():
+    rc, out, err = run("cache", "--model", "llama-3-8b", "--tflops", "400", "--route", "single", "--points", "0",
+                       "--policy", "lru", "--hbm", "unbounded", "--json")
+    check(rc == 0, f"kvwall cache: exit {rc}: {err}")
+    rows = json.loads(out)["rows"] if rc == 0 else []
+    return next((r["token_hit"] for r in rows if r["config"] == "hbm"), None)
+
+
+def test_cache_unbounded():
+    want = cache_unbounded_hit()
+    check(want is not None and abs(want - 0.3734) < 5e-5, f"kvwall cache's unbounded token hit rate {want}")
+    rc, out, err = run("plan", "--model", "llama-3-8b", "--hw", "h100-sxm", "--trace", "mooncake-conversation",
+                       "--gpus", "1", "--tps", "1", "--deployments", "aggregated", "--chunks", "8192", "--rate-scale",
+                       "1e-3", "--ttft-ms", "1e7", "--tpot-ms", "1e7", "--prefix-cache", "--dram", "unbounded",
+                       "--profile", FREE, "--json")
+    check(rc == 0, f"plan --prefix-cache, unbounded, free loads: exit {rc}: {err}")
+    doc = json.loads(out) if rc == 0 else {}
+    hit, saved = doc.get("cache_prefix_hit"), doc.get("cache_prefill_saved")
+    check(want is not None and hit is not None and want - 1e-4 < hit <= want,
+          f"prefix hit {hit} vs kvwall cache's {want}")
+    check(hit is not None and saved == hit, f"free loads: every token found cached is used ({saved} vs {hit})")
+    row = (doc.get("configurations") or [{}])[0]
+    check(row.get("prefix_decisions", "").endswith("/0/0"), f"free loads: nothing recomputed {row.get('prefix_decisions')}")
+    check(doc.get("cache_ttft_p90_s", 1) < doc.get("cache_ttft_p90_nocache_s", 0), "the cache lowers TTFT p90")
+
+
+CONV_SMALL = ["plan", "--model", "llama-3-8b", "--hw", "h100-sxm", "--trace", "mooncake-conversation",
+              "--max-requests", "800", "--gpus", "4", "--tps", "1,2", "--chunks", "2048", "--prefix-cache"]
+
+
+def test_cache_outputs():
+    rc, out, err = run(*CONV_SMALL)
+    check(rc == 0, f"plan --prefix-cache: exit {rc}: {err}")
+    check("prefix cache" in out and "tok hit" in out and "TTFT p90 no cache" in out, "table: the cache's columns")
+    check("of prompt tokens come from" in out, "table: the answer says what the cache did")
+    rc, out, err = run(*CONV_SMALL, "--dram", "64GB", "--json")
+    doc = json.loads(out) if rc == 0 else {}
+    check(rc == 0 and "of prompt tokens come from" in doc.get("answer", ""), f"json answer mentions the cache: {err}")
+    for k in ("prefix_cache", "cache_prefix_hit", "cache_prefill_saved", "cache_load_ms", "cache_ttft_p90_s",
+              "cache_ttft_p90_nocache_s", "nocache_winner", "cache_changes_winner", "nocache_searched"):
+        check(k in doc, f"json field {k}")
+    changes = doc.get("cache_changes_winner")
+    check(("changes the winner" in doc.get("answer", "")) == bool(changes), "the answer says when the winner changes")
+    check(changes == (doc.get("nocache_winner") != doc.get("winner")), "cache_changes_winner is the two winners differing")
+    rows = doc.get("configurations", [])
+    check(rows and CACHE_COLS <= set(rows[0]), "json rows carry the cache's columns")
+    check(all(0 <= (r["prefill_saved"] or 0) <= (r["prefix_hit"] or 0) + 1e-12 for r in rows),
+          "tokens taken from the cache never exceed those found")
+    win = next((r for r in rows if r["config"] == doc.get("winner")), {})
+    check(win.get("goodput_per_gpu_nocache") == doc.get("winner_goodput_per_gpu_nocache"), "winner's no-cache goodput")
+    a = run(*CONV_SMALL, "--dram", "64GB", "--csv", "--jobs", "1")
+    b = run(*CONV_SMALL, "--dram", "64GB", "--csv", "--jobs", "2")
+    header = a[1].split("\n")[0].split(",") if a[0] == 0 else []
+    check(CACHE_COLS <= set(header), f"csv carries the cache's columns: {CACHE_COLS - set(header)}")
+    check(a[0] == 0 and a[1] == b[1], "the same CSV with the cache on 1 and 2 threads")
+    test_cache_report(doc)
+
+
+def test_cache_report(doc):
+    sys.path.insert(0, ROOT)
+    try:
+        from reports.sections import plan as section
+    except ImportError as e:  # matplotlib missing: the report test skips the same way
+        print(f"test_plan: report section not checked ({e})")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        html = "".join(section.html({"plan": doc, "dir": tmp}))
+        check("<b>Prefix cache</b>" in html and "without the cache at the same rate" in html,
+              "report: the plan section's cache line")
+        plain = dict(doc)
+        for k in [k for k in plain if k.startswith("cache") or k.startswith("nocache") or k == "prefix_cache"]:
+            del plain[k]
+        check("Prefix cache" not in "".join(section.html({"plan": plain, "dir": tmp})), "report: no cache line without")
+
+
+CACHE_BAD = [  # the same message as kvwall cache's, the same exit code (compared for the first four)
+    (["--synthetic", "200", "--rate", "1"], [], 1, "has no hash_ids"),
+    (["--dram", "0"], ["--dram", "0"], 1, "--dram 0: a tier must hold at least one block"),
+    (["--dram", "1MB"], ["--dram", "1MB"], 1, "dram tier: 1e+06 bytes hold no block"),
+    (["--block-tokens", "300"], ["--block-tokens", "300"], 1, "must divide the trace's 512-token block"),
+    (["--hbm", "1MB"], ["--hbm", "1MB"], 1, "hbm tier: 1e+06 bytes hold no block"),
+    (["--hbm", "0"], ["--hbm", "0"], 1, "--hbm 0: the HBM tier must hold at least one block"),
+    (["--policy", "fifo"], ["--policy", "fifo"], 1, "unknown eviction policy 'fifo'"),
+    (["--dram", "64GB", "--dram-link", "no-such-link"], ["--dram", "64GB", "--dram-link", "no-such-link"], 1,
+     "no-such-link"),
+]
+
+
+def test_cache_bad_input():
+    base = ["plan", "--model", "llama-3-8b", "--hw", "h100-sxm", "--tps", "1", "--gpus", "2", "--prefix-cache"]
+    cache = ["cache", "--model", "llama-3-8b", "--tflops", "400", "--points", "0"]
+    with tempfile.TemporaryDirectory() as tmp:
+        target = os.path.join(tmp, "plan.json")
+        for k, (extra, cache_extra, code, needle) in enumerate(CACHE_BAD):
+            trace = [] if "--synthetic" in extra else ["--trace", "mooncake-conversation", "--max-requests", "300"]
+            rc, out, err = run(*base, *trace, *extra, "--output", target)
+            check(rc == code and len(err.strip().split("\n")) == 1 and needle in err,
+                  f"plan {extra}: exit {rc} (want {code}), stderr {err!r} should be one line with {needle!r}")
+            check(out == "" and not os.path.exists(target), f"plan {extra}: partial output left")
+            if k >= 4:
+                continue
+            ctrace = ["--trace", "azure-llm-2023-conv"] if "--synthetic" in extra else []
+            hbm = [] if "--hbm" in cache_extra else ["--hbm", "20GB"]
+            crc, _, cerr = run(*cache, *ctrace, *hbm, *cache_extra)
+            check(crc == rc and needle in cerr, f"kvwall cache {cache_extra}: exit {crc}, {cerr.strip()!r} like plan's")
+    rc, out, err = run(*base, "--synthetic", "200", "--rate", "1", "--unique-without-hashes", "--json")
+    check(rc == 0 and json.loads(out)["cache_prefix_hit"] == 0, f"--unique-without-hashes: never a hit ({err})")
+    for opt in (["--dram", "64GB"], ["--hbm", "20GB"], ["--write-through"], ["--cache-route", "least-loaded"]):
+        rc, out, err = run("plan", "--model", "llama-3-8b", "--hw", "h100-sxm", "--trace", "mooncake-conversation",
+                           "--gpus", "2", *opt)
+        check(rc == 1 and "add --prefix-cache" in err and out == "", f"{opt} without --prefix-cache: {rc} {err!r}")
+    rc, out, err = run(*base, "--trace", "mooncake-conversation", "--cache-route", "nearest")
+    check(rc == 1 and "--cache-route: 'nearest'" in err, f"--cache-route nearest: {rc} {err!r}")
+
+
 def main():
     test_outputs()
     test_determinism()
     test_decode_table()
     test_limits()
     test_bad_input()
+    test_cache_off()
+    test_cache_unbounded()
+    test_cache_outputs()
+    test_cache_bad_input()
     return check.done()
 
 

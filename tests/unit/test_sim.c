@@ -27,6 +27,7 @@
 #include "kvw_heap.h"
 #include "kvw_sim.h"
 #include "kvw_synth.h"
+#include "kvw_trace.h"
 
 static kvw_arch arch8b;
 static kvw_scenario sc;
@@ -380,16 +381,43 @@ static void test_preemption(void)
 	kvw_workload_free(&w);
 }
 
-static long half_cached(void *ctx, const kvw_workload *w, size_t req, int inst, double now, double *load_s,
-                        double *load_bytes)
+/* a prefix cache that finds half of every prompt cached and makes the prefill wait 1 ms for it */
+static kvw_err half_open(const void *cfg, const kvw_cluster *c, const kvw_deploy *dep, const kvw_workload *w,
+                         size_t n, void **st, kvw_diag *d)
 {
-	(void)ctx;
-	(void)inst;
-	(void)now;
-	*load_s = 1e-3;
-	*load_bytes = 0;
-	return w->req[req].input_tokens / 2;
+	(void)cfg, (void)c, (void)dep, (void)n, (void)d;
+	*st = (void *)w;
+	return KVW_OK;
 }
+
+static void half_close(void *st)
+{
+	(void)st;
+}
+
+static long half_lookup(void *st, size_t req, int inst, double now, double free_tokens)
+{
+	(void)inst, (void)now, (void)free_tokens;
+	return ((const kvw_workload *)st)->req[req].input_tokens / 2;
+}
+
+static void half_price(void *st, size_t req, int inst, double arrival, double now, double free_tokens,
+                       kvw_prefix_use *u)
+{
+	(void)inst, (void)arrival, (void)now, (void)free_tokens;
+	*u = (kvw_prefix_use){ .hit_tokens = half_lookup(st, req, 0, 0, 0), .wait_s = 1e-3, .choice = 1 };
+	u->used_tokens = u->hit_tokens;
+}
+
+static void half_insert(void *st, size_t req, int inst, double now, double free_tokens)
+{
+	(void)st, (void)req, (void)inst, (void)now, (void)free_tokens;
+}
+
+static const kvw_prefix_ops half_cached = {
+	.name = "half", .open = half_open, .close = half_close, .lookup = half_lookup, .price = half_price,
+	.insert = half_insert,
+};
 
 static void test_prefix_hook(void)
 {
@@ -397,7 +425,7 @@ static void test_prefix_hook(void)
 	kvw_deploy dep = { .kind = "aggregated", .n_groups = 1 };
 	dep.g[0] = (kvw_inst_group){ KVW_ROLE_MIXED, 1, 1, 1L << 20, 1 };
 	kvw_workload w = synth(50, 1, 1, (kvw_len_dist){ KVW_LEN_FIXED, 8000, 0 }, (kvw_len_dist){ KVW_LEN_FIXED, 1, 0 }, 1);
-	kvw_sim_opts o = { .rate_scale = 1e-6, .percentiles = true, .prefix_hook = half_cached };
+	kvw_sim_opts o = { .rate_scale = 1e-6, .percentiles = true, .prefix = &half_cached };
 	kvw_sim_result r;
 	kvw_diag d = { "" };
 	CHECK(kvw_sim_run(&c, &dep, &w, &loose, &o, &r, &d) == KVW_OK);
@@ -405,6 +433,9 @@ static void test_prefix_hook(void)
 	double before = 4000, tok = 4000;
 	CHECK_NEAR(r.ttft[1], 1e-3 + kvw_sim_pass_s(&c, 1, 1, &before, &tok, 0, 0), 1e-6); /* times ~5e7 s */
 	CHECK_NEAR(r.prefix_tokens, 50 * 4000.0, 1e-12);
+	CHECK_NEAR(r.prefill_tokens + r.prefix_tokens, r.tokens_in, 1e-12); /* every prompt token once */
+	CHECK(r.prefix_choice[1] == 50 && r.prefix_requests == 50);
+	CHECK_NEAR(r.prefix_wait_s, 50 * 1e-3, 1e-6); /* differences of times ~5e7 s */
 	kvw_workload_free(&w);
 }
 
@@ -484,6 +515,28 @@ static void test_invalid(void)
 	CHECK(strcmp(name, "disagg 3P(tp2) + 5D(tp2) load-aware") == 0);
 }
 
+/* A handoff admitted while the decode instance is in the middle of a pass
+ * (or a window of decode steps) must leave room for the tokens that pass
+ * adds when it ends: these two ran over capacity by up to 0.1% before. */
+static void test_admission_mid_pass(void)
+{
+	kvw_workload w;
+	kvw_diag d = { "" };
+	CHECK(kvw_trace_open("mooncake-conversation", &w, &d) == KVW_OK);
+	w.n = w.n > 3000 ? 3000 : w.n;
+	kvw_cluster c = cluster(8);
+	kvw_deploy dis = disagg(5, 1, 3, 1, "load-aware"), hyb = { .kind = "hybrid", .n_groups = 2 };
+	hyb.g[0] = (kvw_inst_group){ KVW_ROLE_MIXED, 1, 6, 8192, 0 };
+	hyb.g[1] = (kvw_inst_group){ KVW_ROLE_MIXED, 1, 2, 512, 0 };
+	const kvw_deploy *deps[] = { &dis, &hyb };
+	for (int k = 0; k < 2; k++) {
+		kvw_sim_result r = run(&c, deps[k], &w, 3);
+		books(&r, &w);
+		CHECK(r.kv_peak > 0.99); /* the case is the one at the edge of memory */
+	}
+	kvw_workload_free(&w);
+}
+
 int main(void)
 {
 	kvw_diag d = { "" };
@@ -507,6 +560,7 @@ int main(void)
 	test_routes();
 	test_preemption();
 	test_prefix_hook();
+	test_admission_mid_pass();
 	test_layerwise();
 	test_synth();
 	test_invalid();
