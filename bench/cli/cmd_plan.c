@@ -371,6 +371,18 @@ static void bottleneck(const plan_job *w, char *buf, size_t len)
 	         phase, failed, 100 * f->attain_ttft, 100 * f->attain_tpot, 100 * r->util_prefill, 100 * r->util_decode);
 }
 
+/* what a faster link adds: each goodput is a bisection to rel_tol, so a
+ * difference under two of those is the search's resolution, not a gain */
+static void faster_words(const plan_state *p, double top, double here, char *buf, size_t len)
+{
+	double tol = p->in.bisect.rel_tol > 0 ? p->in.bisect.rel_tol : 0.02;
+	double gain = here > 0 ? top / here - 1 : 0;
+	if (fabs(gain) < 2 * tol)
+		snprintf(buf, len, "a faster one would add nothing beyond the search's %.0f%% resolution", 100 * tol);
+	else
+		snprintf(buf, len, "a faster one would add %+.0f%%", 100 * gain);
+}
+
 static void link_words(const plan_state *p, char *buf, size_t len)
 {
 	if (p->best_dis < 0) {
@@ -380,17 +392,18 @@ static void link_words(const plan_state *p, char *buf, size_t len)
 	double bw = kvw_sim_link_bw(&p->in.cluster, p->sweep_cls);
 	double top = p->sweep[p->n_sweep - 1].g.rps, here = p->jobs[p->best_dis].g.rps;
 	const char *cls = p->sweep_cls ? "network" : "intra-node";
+	char faster[96];
+	faster_words(p, top, here, faster, sizeof faster);
 	if (p->min_bw < 0)
 		snprintf(buf, len, "the %s link matters: no bandwidth swept up to %.0f GB/s keeps the best disaggregated "
 		         "goodput", cls, kvw_sim_link_bw(&p->sweep[p->n_sweep - 1].cluster, p->sweep_cls) / 1e9);
 	else if (p->min_bw <= 0.5 * bw)
 		snprintf(buf, len, "the %s link does not limit it: the best disaggregated deployment keeps %.0f%% of its "
-		         "goodput down to %.3g GB/s per GPU (this one has %.3g; a faster one would add %+.0f%%)", cls,
-		         100 * KEEP, p->min_bw / 1e9, bw / 1e9, here > 0 ? 100 * (top / here - 1) : 0);
+		         "goodput down to %.3g GB/s per GPU (this one has %.3g; %s)", cls, 100 * KEEP, p->min_bw / 1e9,
+		         bw / 1e9, faster);
 	else
 		snprintf(buf, len, "the %s link matters: the best disaggregated deployment needs %.3g GB/s per GPU to keep "
-		         "%.0f%% of its goodput (this one has %.3g; a faster one would add %+.0f%%)", cls, p->min_bw / 1e9,
-		         100 * KEEP, bw / 1e9, here > 0 ? 100 * (top / here - 1) : 0);
+		         "%.0f%% of its goodput (this one has %.3g; %s)", cls, p->min_bw / 1e9, 100 * KEEP, bw / 1e9, faster);
 }
 
 /* what the cache did to the winner, and whether it chose it */

@@ -82,6 +82,17 @@ def test_outputs():
     check(len(sweep.get("points", [])) == 10 and sweep.get("min_gbps_keeping_goodput") is not None, "link sweep")
     gp = [p["goodput_rps"] or 0 for p in sweep.get("points", [])]
     check(all(b >= a * 0.97 for a, b in zip(gp, gp[1:])), f"goodput does not fall with bandwidth: {gp}")
+    # a faster link's gain is said only beyond the bisection's resolution
+    # (each goodput is found to 2%): under 4% the answer says it adds nothing
+    here = next((c["goodput_rps"] for c in configs if c["config"] == sweep.get("config")), None)
+    top = gp[-1] if gp else None
+    if here and top:
+        gain = top / here - 1
+        said = "a faster one would add nothing beyond the search's 2% resolution" in doc.get("answer", "")
+        check(said == (abs(gain) < 0.04), f"answer on a faster link (gain {gain:+.3f}): {doc.get('answer')}")
+        check(f"would add {100 * gain:+.0f}%" in doc["answer"] or said, "the gain, when said, is the sweep's")
+    else:
+        check(False, "link sweep: the best disaggregated configuration and its top point")
     check(any(p["config"] == doc["winner"] for p in doc.get("pareto", [])), "the winner is on the Pareto front")
     check(len(doc.get("engines", [])) == 4, "four engines")
     check(all(f"engine_{e}" in doc for e in ("vllm", "sglang", "llm-d", "dynamo")), "a summary field per engine")
