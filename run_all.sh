@@ -263,11 +263,14 @@ for line in "${dep_list[@]}"; do
   [ "$dlw" -eq 1 ] && handoff+=(--layerwise)
   for l in "${link_list[@]}"; do
     n=$((n + 1))
+    # a storage link (SSD, file system) is where a prefix is stored, not a
+    # path a handoff takes: it gets the prefix-fetch scenario only
     (cd "$tmpdir" \
-      && "$kvwall" crossover "${dep[@]}" --link "$l" "${common[@]}" "${handoff[@]}" --json \
-           --output "crossover-$slug-$l-handoff.json" \
       && "$kvwall" crossover "${dep[@]}" --link "$l" "${common[@]}" --scenario prefix-fetch --json \
-           --output "crossover-$slug-$l-prefix.json")
+           --output "crossover-$slug-$l-prefix.json" \
+      && { grep -q '"link_kind": "storage"' "crossover-$slug-$l-prefix.json" \
+           || "$kvwall" crossover "${dep[@]}" --link "$l" "${common[@]}" "${handoff[@]}" --json \
+                --output "crossover-$slug-$l-handoff.json"; })
     if [ $((n % 5)) -eq 0 ] || [ "$n" -eq "$total" ]; then
       el=$(( $(date +%s) - t5 ))
       step "  [$n/$total] $slug over $l; about $(( el * (total - n) / n ))s left"

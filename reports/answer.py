@@ -121,7 +121,8 @@ def _winners(dep):
     for l in dep["links"]:
         h = outcome(l["handoff"]) if l.get("handoff") else None
         p = outcome(l["prefix_fetch"]) if l.get("prefix_fetch") else None
-        groups.setdefault((h or p, p or h), []).append(l)
+        # a storage link has no handoff (run_all.sh asks it only for a stored prefix)
+        groups.setdefault((h, p or h), []).append(l)
     every = len(groups) == 1 and len(dep["links"]) > 1
     clauses = []
     for (h, p), links in groups.items():
@@ -131,7 +132,14 @@ def _winners(dep):
             where = f"on {n} here ({gbps(lo)}-{gbps(hi)} GB/s)"
         else:
             where = f"on {_names(links)}"
-        if h == p and h[0] == "transfer":
+        if h is None and p[0] == "transfer":
+            clauses.append(f"load a stored prefix {where.replace('on ', 'from ', 1)} (a storage link)")
+        elif h is None and p[0] == "recompute":
+            clauses.append(f"recompute a stored prefix rather than load it {where.replace('on ', 'from ', 1)} "
+                           "(a storage link)")
+        elif h is None:
+            clauses.append(f"{where} (a storage link), for a stored prefix, {_phrase(p)}")
+        elif h == p and h[0] == "transfer":
             clauses.append(f"transfer the KV cache {where}")
         elif h == p and h[0] == "recompute":
             clauses.append(f"recompute the KV cache {where}")
@@ -139,9 +147,9 @@ def _winners(dep):
             clauses.append(f"{where} {_phrase(h)}")
         else:
             clauses.append(f"{where}, after a prefill, {_phrase(h)}, but for a stored prefix {_phrase(p)}")
-    always = all(o[0] in ("transfer", "recompute") for key in groups for o in key)
+    always = all(o[0] in ("transfer", "recompute") for key in groups for o in key if o)
     agree = all(h == p for h, p in groups)
-    kinds = {o[0] for key in groups for o in key}
+    kinds = {o[0] for key in groups for o in key if o}
     return clauses, always, agree, kinds
 
 

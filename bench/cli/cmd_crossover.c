@@ -246,6 +246,11 @@ static void crossover_fields(const kvw_setup *s, const search *r, const scenario
 	kvw_out_field(o, "scenario", "scenario", NULL, json_string(sn->key));
 	kvw_out_field(o, "scenario_optimises", NULL, NULL, json_string(sn->optimises));
 	kvw_out_note(o, "scenario %s: optimises %s", sn->label, sn->optimises);
+	if (s->link_storage && sn == &scenarios[0])
+		kvw_out_note(o, "%s is a storage link: a disaggregated handoff goes from GPU to GPU over the network, not "
+		             "through a file system, so this answers a prefill that stores its KV and a decode that reads "
+		             "it back; its usual question is fetching a stored prefix (--scenario prefix-fetch)",
+		             s->link_name);
 	kvw_out_field(o, "crossover_tokens", "crossover L* (tokens)", NULL,
 	              x.n_roots ? json_integer((json_int_t)llround(x.roots[0])) : json_null());
 	kvw_out_field(o, "regime", "regime", NULL, json_string(kvw_regime_name(x.regime)));

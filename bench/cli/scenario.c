@@ -218,6 +218,7 @@ static void measured_link(kvw_setup *s, const kvw_profile_link *pl)
 	snprintf(s->link_eff_source, sizeof s->link_eff_source, "measured: the fit is what this link achieved");
 	s->sc.message_s = kvw_profile_message_cost(&s->profile, pl->name);
 	snprintf(s->link_name, sizeof s->link_name, "%s", pl->name);
+	s->link_storage = strcmp(pl->kind, "storage") == 0;
 	char extra[96] = "";
 	if (s->sc.message_s > 0)
 		snprintf(extra, sizeof extra, ", %.4g us per further message (kv_messages)", s->sc.message_s * 1e6);
@@ -333,6 +334,7 @@ static kvw_err resolve_link(const kvw_args *a, kvw_setup *s, bool need, kvw_diag
 		snprintf(s->link_eff_source, sizeof s->link_eff_source, "%s", c.eff_source);
 		snprintf(s->link_source, sizeof s->link_source, "%s", c.label);
 		snprintf(s->link_name, sizeof s->link_name, "%s", c.sheet.name);
+		s->link_storage = strcmp(c.sheet.kind, "storage") == 0;
 	} else if (need) {
 		return kvw_fail(d, KVW_EUSAGE, "no link: give --link NAME (see kvwall hw%s) or --gbps Y",
 		                s->have_profile ? ", or a link of the profile" : "");
@@ -476,7 +478,7 @@ static void describe_link(const kvw_setup *s, kvw_out *o)
 	kvw_out_field(o, "link_efficiency", "link achieved fraction", "%.3g", kvw_num(s->link_eff));
 	kvw_out_field(o, "link_efficiency_source", NULL, NULL, json_string(s->link_eff_source));
 	kvw_out_field(o, "link_alpha_us", "link latency", "%.4g us", kvw_num(s->sc.link.alpha_s * 1e6));
-	kvw_out_field(o, "link_kind", "link kind", NULL, json_string(s->link_loopback ? "loopback" : "path"));
+	kvw_out_field(o, "link_kind", "link kind", NULL, json_string(s->link_loopback ? "loopback" : s->link_storage ? "storage" : "path"));
 }
 
 bool kvw_setup_ctx_note(const kvw_setup *s, long ctx, kvw_out *o)

@@ -54,6 +54,7 @@ typedef struct kvw_setup {
 	double link_eff;        /* achieved fraction applied (1: measured or given) */
 	char link_eff_source[512];
 	bool link_loopback;     /* TCP over loopback: not a network path */
+	bool link_storage;      /* a file system or SSD: a stored prefix's path, not a handoff's */
 	char tp_link_name[KVW_NAME_LEN]; /* "" at TP 1 or when none is known */
 	char tp_link_source[400];
 	double hbm_bw;          /* bytes/s, 0 when unknown */

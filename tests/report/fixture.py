@@ -30,10 +30,14 @@ def make_results(kvwall, tmp, profile, links, deployments, hw="h100-sxm", includ
                      "kv_dtype": info["kv_dtype"], "block_tokens": 0, "layerwise": True, "fits": info.get("fits")})
         common = ["--model", model, "--tp", str(info["tp"]), "--hw", hw, "--profile", "profile.json"]
         for l in links:
-            kv(kvwall, "crossover", *common, "--link", l, "--scenario", "handoff", "--layerwise", "--json",
-               "--output", f"crossover-{slug}-{l}-handoff.json", cwd=d)
             kv(kvwall, "crossover", *common, "--link", l, "--scenario", "prefix-fetch", "--json",
                "--output", f"crossover-{slug}-{l}-prefix.json", cwd=d)
+            # as run_all.sh: a storage link gets no handoff scenario
+            with open(os.path.join(d, f"crossover-{slug}-{l}-prefix.json")) as f:
+                if json.load(f).get("link_kind") == "storage":
+                    continue
+            kv(kvwall, "crossover", *common, "--link", l, "--scenario", "handoff", "--layerwise", "--json",
+               "--output", f"crossover-{slug}-{l}-handoff.json", cwd=d)
         kv(kvwall, "sweep", "--model", model, "--tp", str(info["tp"]), "--hw", hw, "--ctx-steps", "6", "--bw-steps", "6",
            "--csv", "--output", f"sweep-{slug}.csv", cwd=d)
     with open(os.path.join(d, "run.json"), "w") as f:

@@ -10,7 +10,9 @@ one by one:
 - L* within the window: Llama-2-7B over 25 GbE recomputes "at every context
   up to its 4,096-token window" (it would cross far beyond it);
 - a TP that does not fit flagged: Llama-3-70B at TP 1 on an 80 GB H100;
-- link efficiency applied and labelled: ib-ndr used at 50 x 0.966 = 48.3 GB/s.
+- link efficiency applied and labelled: ib-ndr used at 50 x 0.966 = 48.3 GB/s;
+- a storage link (nvme-gen4-ssd) is asked only for a stored prefix, as
+  run_all.sh does, and the headline says so.
 No browser needed.  usage: test_headline.py KVWALL [--update]
 """
 import os
@@ -70,6 +72,20 @@ def main():
         check("NO: DOES NOT FIT (smallest TP that fits: 4)" in page, "the deployment table flags it")
         check("ib-ndr 48.3 GB/s (50 GB/s line rate x 0.966 achieved)" in page, "link efficiency labelled")
         check(re.search(r"ib-ndr\s+48\.3 ", text) is not None, "the verdict uses ib-ndr at 48.3 GB/s")
+    with tempfile.TemporaryDirectory() as tmp:
+        # a storage link is asked only for a stored prefix, and said to be one
+        d = make_results(KVWALL, tmp, PROFILE, ["ib-ndr", "nvme-gen4-ssd"], DEPLOYMENTS[2:])
+        check(not any("nvme-gen4-ssd-handoff" in f for f in os.listdir(d))
+              and any("nvme-gen4-ssd-prefix" in f for f in os.listdir(d)), "no handoff document for the SSD")
+        head = re.sub(r"-\s+", "-", " ".join(answer(d).split("\n\n")[0].split()))  # wrapped at hyphens
+        check("load a stored prefix from nvme-gen4-ssd (a storage link)" in head, f"the SSD named a storage link: {head}")
+        check("after a prefill and for a stored prefix alike" not in head, f"no handoff claimed for the SSD: {head}")
+        page = report(d)
+        check("nvme-gen4-ssd" in page, "the report shows the SSD's row")
+        p = subprocess.run([KVWALL, "crossover", "--model", "llama-3-8b", "--hw", "h100-sxm", "--link", "nvme-gen4-ssd",
+                            "--scenario", "handoff"], capture_output=True, text=True)
+        check(p.returncode == 0 and "nvme-gen4-ssd is a storage link" in p.stdout,
+              f"crossover --scenario handoff over a storage link says what it answers: {p.stdout[-300:]}")
     with tempfile.TemporaryDirectory() as tmp:
         d = make_results(KVWALL, tmp, PROFILE, LINKS, DEPLOYMENTS[:1], include_loopback=True)
         text = answer(d)
