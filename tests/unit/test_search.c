@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "sim_cluster.h"
 #include "kvw_config.h"
 #include "kvw_search.h"
 #include "kvw_synth.h"
@@ -19,23 +20,14 @@
 static kvw_arch arch;
 static kvw_scenario sc;
 
+/* sim_cluster.h's, with this file's per-node count and fixed costs */
 static kvw_cluster cluster(int gpus, int per_node)
 {
-	kvw_cluster c = { 0 };
-	c.sc = &sc;
-	c.weight_bytes = 2;
-	c.hbm_bw = 3.35e12;
-	c.mem = (kvw_mem_budget){ 80e9, 0.9, 2e9 };
-	c.gpus = gpus;
+	kvw_cluster c = test_cluster(&sc, gpus);
 	c.gpus_per_node = per_node;
-	c.intra = (kvw_link){ 3e-6, 450e9 };
-	c.inter = (kvw_link){ 2e-6, 50e9 };
 	c.intra_desc_s = c.inter_desc_s = 2e-6;
-	c.handshake_s = 1e-3;
 	c.pack_bw = 1.6e12;
 	c.layer_fixed_s = 30e-6;
-	c.block_tokens = 16;
-	c.act_bytes = 2;
 	return c;
 }
 

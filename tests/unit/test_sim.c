@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "sim_cluster.h"
 #include "kvw_config.h"
 #include "kvw_heap.h"
 #include "kvw_sim.h"
@@ -32,25 +33,10 @@
 static kvw_arch arch8b;
 static kvw_scenario sc;
 
-/* an H100-like GPU: spec peak x 0.6, 3.35 TB/s, 80 GB; NVLink and NDR links */
+/* an H100-like GPU (sim_cluster.h) */
 static kvw_cluster cluster(int gpus)
 {
-	kvw_cluster c = { 0 };
-	c.sc = &sc;
-	c.weight_bytes = 2;
-	c.hbm_bw = 3.35e12;
-	c.mem = (kvw_mem_budget){ 80e9, 0.9, 2e9 };
-	c.gpus = gpus;
-	c.gpus_per_node = 8;
-	c.intra = (kvw_link){ 3e-6, 450e9 };
-	c.inter = (kvw_link){ 2e-6, 50e9 };
-	c.intra_desc_s = c.inter_desc_s = 1e-6;
-	c.handshake_s = 1e-3;
-	c.pack_bw = 1.5e12;
-	c.layer_fixed_s = 20e-6;
-	c.block_tokens = 16;
-	c.act_bytes = 2;
-	return c;
+	return test_cluster(&sc, gpus);
 }
 
 /* every handoff cost zero: infinite links, no fixed costs */
