@@ -820,6 +820,11 @@ static void notes(kvw_out *o, const plan_state *p)
 		             "request holds, and a request that hits still holds its whole context, so hits are a lower "
 		             "bound; without the cache: the same configuration at the same rate (TTFT), and goodput searched "
 		             "in order of goodput with the cache until no configuration left could beat the best found");
+	if (p->in.cache_on && p->winner >= 0)
+		kvw_out_note(o, "the engines' settings for the cache itself (vLLM's --enable-prefix-caching and "
+		             "--block-size, LMCache's chunk_size, tier sizes and min_retrieve_tokens, llm-d's prefix "
+		             "scorer) for the winner's prefill instances: kvwall cache with this model, --tp %d and the "
+		             "same tier options", p->jobs[p->winner].dep.g[0].tp);
 }
 
 static kvw_err emit(const kvw_args *a, int argc, char **argv, plan_state *p, kvw_diag *d)

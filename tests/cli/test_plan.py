@@ -236,6 +236,8 @@ def test_cache_outputs():
     check(all(0 <= (r["prefill_saved"] or 0) <= (r["prefix_hit"] or 0) + 1e-12 for r in rows),
           "tokens taken from the cache never exceed those found")
     win = next((r for r in rows if r["config"] == doc.get("winner")), {})
+    check(any(f"kvwall cache with this model, --tp {win.get('p_tp')} and the same tier options" in n
+              for n in doc.get("notes", [])), "a note points at kvwall cache for the cache's engine settings")
     check(win.get("goodput_per_gpu_nocache") == doc.get("winner_goodput_per_gpu_nocache"), "winner's no-cache goodput")
     a = run(*CONV_SMALL, "--dram", "64GB", "--csv", "--jobs", "1")
     b = run(*CONV_SMALL, "--dram", "64GB", "--csv", "--jobs", "2")
