@@ -732,6 +732,8 @@ static kvw_err attention_all(kvw_probe_run *r, const kvw_arch *a, const kvw_laye
 	json_object_set_new(info, "d_v", json_integer(l->d_v));
 	if ((err = attention_curve(r, a, l, tokens, nt, false, cudnn_ok, why, sizeof why, checked, att, d)))
 		return err;
+	if (json_array_size(att) == 0 && kvw_prefill_attention_unrunnable(l, why, msg, sizeof msg))
+		return skip_attention(r, msg, skipped, d); /* cuDNN refused every size, and there is no own kernel */
 	json_object_set_new(info, "backend", json_string(cudnn_ok ? "cudnn" : "own"));
 	if (why[0])
 		json_object_set_new(info, "fallback_reason", json_string(why));
