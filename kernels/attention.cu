@@ -10,9 +10,12 @@
  *             fp32 accumulation); causal tiles above the diagonal are
  *             skipped; GQA: query head h reads KV head h / (H / H_kv).
  *             Head sizes 64 and 128; tiles load in 16-byte pieces.
- *   ref_k     one thread per (query, head), fp32, three passes: the
- *             reference the probe checks flash_k against on small sizes.
- * Layout: Q, O [T][H][D], K, V [T][H_kv][D], bf16, row-major.
+ *   ref_k     one thread per (query, head), fp32, two passes over the
+ *             keys: the reference the probe checks flash_k and cuDNN
+ *             against on small sizes; any d_qk and d_v (MLA's 192/128 in
+ *             MHA form, which flash_k does not have).
+ * Layout: Q, O [T][H][D], K, V [T][H_kv][D], bf16, row-major (ref_k: Q, K
+ * of d_qk, V, O of d_v).
  * This is a first, plain version (the output accumulator lives in shared
  * memory): correctness first; its speed against PyTorch's SDPA is what
  * tests/perf/gpu_targets.py reports.
@@ -137,33 +140,35 @@ __global__ void __launch_bounds__(W * 32) flash_k(const __nv_bfloat16 *__restric
 	}
 }
 
+/* one thread per (query, head); Q, K [.][.][Dqk], V, O [.][.][Dv] */
+static __device__ float ref_score(const __nv_bfloat16 *qv, const __nv_bfloat16 *kv, int Dqk)
+{
+	float s = 0.f;
+	for (int c = 0; c < Dqk; c++)
+		s += __bfloat162float(qv[c]) * __bfloat162float(kv[c]);
+	return s;
+}
+
 __global__ void ref_k(const __nv_bfloat16 *Q, const __nv_bfloat16 *K, const __nv_bfloat16 *V, float *O, int T, int H,
-                      int Hkv, int D, float scale)
+                      int Hkv, int Dqk, int Dv, float scale)
 {
 	int q = blockIdx.x * blockDim.x + threadIdx.x, h = blockIdx.y, hk = h / (H / Hkv);
 	if (q >= T)
 		return;
-	const __nv_bfloat16 *qv = Q + ((size_t)q * H + h) * D;
+	const __nv_bfloat16 *qv = Q + ((size_t)q * H + h) * Dqk;
 	float m = -INFINITY, sum = 0.f;
-	for (int k = 0; k <= q; k++) {
-		float s = 0.f;
-		for (int c = 0; c < D; c++)
-			s += __bfloat162float(qv[c]) * __bfloat162float(K[((size_t)k * Hkv + hk) * D + c]);
-		m = fmaxf(m, s * scale);
-	}
-	float *o = O + ((size_t)q * H + h) * D;
-	for (int c = 0; c < D; c++)
+	for (int k = 0; k <= q; k++)
+		m = fmaxf(m, ref_score(qv, K + ((size_t)k * Hkv + hk) * Dqk, Dqk) * scale);
+	float *o = O + ((size_t)q * H + h) * Dv;
+	for (int c = 0; c < Dv; c++)
 		o[c] = 0.f;
 	for (int k = 0; k <= q; k++) {
-		float s = 0.f;
-		for (int c = 0; c < D; c++)
-			s += __bfloat162float(qv[c]) * __bfloat162float(K[((size_t)k * Hkv + hk) * D + c]);
-		float p = expf(s * scale - m);
+		float p = expf(ref_score(qv, K + ((size_t)k * Hkv + hk) * Dqk, Dqk) * scale - m);
 		sum += p;
-		for (int c = 0; c < D; c++)
-			o[c] += p * __bfloat162float(V[((size_t)k * Hkv + hk) * D + c]);
+		for (int c = 0; c < Dv; c++)
+			o[c] += p * __bfloat162float(V[((size_t)k * Hkv + hk) * Dv + c]);
 	}
-	for (int c = 0; c < D; c++)
+	for (int c = 0; c < Dv; c++)
 		o[c] /= sum;
 }
 
@@ -198,7 +203,7 @@ static cudaError_t launch(const void *q, const void *k, const void *v, void *o, 
 
 extern "C" bool kvw_attention_supported(int head_dim, int heads, int kv_heads)
 {
-	return (head_dim == 64 || head_dim == 128) && kv_heads > 0 && heads % kv_heads == 0;
+	return kvw_attn_own_has(head_dim, head_dim, heads, kv_heads);
 }
 
 extern "C" cudaError_t kvw_attention(const void *q, const void *k, const void *v, void *o, int tokens, int heads,
@@ -211,10 +216,12 @@ extern "C" cudaError_t kvw_attention(const void *q, const void *k, const void *v
 }
 
 extern "C" cudaError_t kvw_attention_reference(const void *q, const void *k, const void *v, float *o, int tokens,
-                                               int heads, int kv_heads, int head_dim, cudaStream_t s)
+                                               int heads, int kv_heads, int d_qk, int d_v, cudaStream_t s)
 {
+	if (tokens < 1 || heads < 1 || kv_heads < 1 || heads % kv_heads || d_qk < 1 || d_v < 1)
+		return cudaErrorInvalidValue;
 	dim3 grid((tokens + 127) / 128, heads);
 	ref_k<<<grid, 128, 0, s>>>((const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k, (const __nv_bfloat16 *)v, o, tokens,
-	                           heads, kv_heads, head_dim, 1.f / sqrtf((float)head_dim));
+	                           heads, kv_heads, d_qk, d_v, 1.f / sqrtf((float)d_qk));
 	return cudaGetLastError();
 }

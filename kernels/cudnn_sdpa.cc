@@ -6,7 +6,9 @@
 //
 // Variants (one graph per shape, built once, executed many times):
 //   bf16    Q, K, V, O bf16, fp32 softmax; causal (top-left diagonal) or
-//           full; GQA (h_kv divides h); d_qk and d_v apart (MLA: 192/128)
+//           full; GQA (h_kv divides h); d_qk and d_v apart where cuDNN has
+//           it: 192/128 (MLA) on sm_90 and later (kvw_sdpa_head_refusal,
+//           from the frontend's support matrix; refused before any graph)
 //   fp8     Q, K, V, O e4m3 with unit descale/scale factors and the two
 //           amax outputs cuDNN's fp8 graph produces (Hopper and later)
 //   paged   decode: K and V from a paged cache [blocks][block][h_kv][d]
@@ -25,6 +27,7 @@
 #include <unordered_map>
 
 #include "kvw_cudnn.h"
+#include "kvw_gpuplan.h"
 
 namespace fe = cudnn_frontend;
 
@@ -88,6 +91,14 @@ std::string check_shape(const kvw_sdpa_shape &s)
 		return "every size must be positive";
 	if (s.heads % s.kv_heads)
 		return "kv_heads must divide heads";
+	int dev = 0, major = 0, minor = 0;
+	if (cudaGetDevice(&dev) == cudaSuccess
+	    && cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess)
+		cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+	char buf[256];
+	bool fp8 = s.dtype == KVW_SDPA_FP8;
+	if (const char *no = kvw_sdpa_head_refusal(s.d_qk, s.d_v, fp8, major * 10 + minor, buf, sizeof buf))
+		return no;
 	if (s.block_tokens > 0 && (s.tokens_kv % s.block_tokens || s.pool_blocks < s.batch * (s.tokens_kv / s.block_tokens)))
 		return "paged: tokens_kv must be a multiple of block_tokens and the pool must hold every sequence";
 	return "";

@@ -91,3 +91,27 @@ kvw_gemm_mode kvw_gemm_mode_for(bool fp8)
 {
 	return (kvw_gemm_mode){ .operand_bytes = fp8 ? 1 : 2, .fast_accum = fp8 };
 }
+
+const char *kvw_sdpa_head_refusal(int d_qk, int d_v, bool fp8, int cc, char *buf, size_t cap)
+{
+	int mult = fp8 ? 16 : 8;
+	if (d_qk < 1 || d_v < 1 || d_qk > 256 || d_v > 256)
+		snprintf(buf, cap, "cuDNN SDPA takes head sizes up to 256, not d_qk %d, d_v %d", d_qk, d_v);
+	else if (d_qk % mult || d_v % mult)
+		snprintf(buf, cap, "cuDNN SDPA needs head sizes that are multiples of %d for %s (d_qk %d, d_v %d)", mult,
+		         fp8 ? "fp8" : "bf16", d_qk, d_v);
+	else if (d_qk != d_v && !(d_qk == 192 && d_v == 128))
+		snprintf(buf, cap, "cuDNN SDPA needs d_qk == d_v, or d_qk 192 with d_v 128 (MLA); not d_qk %d, d_v %d",
+		         d_qk, d_v);
+	else if (d_qk != d_v && cc > 0 && cc < 90)
+		snprintf(buf, cap, "cuDNN SDPA has d_qk 192 with d_v 128 on Hopper (sm_90) and later only; this card is "
+		         "sm_%d", cc);
+	else
+		return NULL;
+	return buf;
+}
+
+bool kvw_attn_own_has(int d_qk, int d_v, int heads, int kv_heads)
+{
+	return d_qk == d_v && (d_qk == 64 || d_qk == 128) && kv_heads > 0 && heads > 0 && heads % kv_heads == 0;
+}

@@ -67,6 +67,25 @@ typedef struct kvw_gemm_mode {
 } kvw_gemm_mode;
 kvw_gemm_mode kvw_gemm_mode_for(bool fp8);
 
+/* Whether the own causal attention kernel (attention.cu, flash_k) has this
+ * shape: one head size of 64 or 128 for Q, K and V (d_qk == d_v), KV heads
+ * dividing the query heads.  MLA in MHA form (192/128) it has not. */
+bool kvw_attn_own_has(int d_qk, int d_v, int heads, int kv_heads);
+
+/* Whether cuDNN's SDPA forward takes these head sizes on a card of
+ * compute capability cc (major x 10 + minor, 90 = sm_90; 0 = unknown):
+ * NULL when it does, else the reason (into buf).  The rules are the cuDNN
+ * frontend's support matrix (docs/operations/Attention.md, "Support
+ * Matrix", stated for cuDNN 9.18.1): head sizes up to 256, multiples of 8
+ * (bf16) or 16 (fp8); d_qk equal to d_v except d_qk = 192 with d_v = 128
+ * (MLA in MHA form), which the matrix lists for Hopper and Blackwell only
+ * (footnote 5).  The frontend's own tests run d_qk != d_v from cuDNN 8.9.6
+ * on (test/python/test_mhas.py), and the shim loads libcudnn.so.9 only, so
+ * no loadable version lacks it.  The shim (cudnn_sdpa.cc) refuses with
+ * this reason before building a graph; cuDNN's check_support has the last
+ * word on everything else. */
+const char *kvw_sdpa_head_refusal(int d_qk, int d_v, bool fp8, int cc, char *buf, size_t cap);
+
 /* Whether need bytes fit in free_bytes leaving reserve; when not, why
  * (what, how much it needs, how much is free) into buf. */
 bool kvw_fits_memory(const char *what, size_t need, size_t free_bytes, size_t reserve, char *buf, size_t cap);

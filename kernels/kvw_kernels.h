@@ -68,12 +68,13 @@ cudaError_t kvw_fp8_to_bf16(const void *in, void *out, size_t n, cudaStream_t s)
 
 /* Causal attention (attention.cu): Q, O [tokens][heads][head_dim], K, V
  * [tokens][kv_heads][head_dim], bf16; head_dim 64 or 128, kv_heads
- * dividing heads.  The reference writes fp32 output. */
+ * dividing heads.  The reference takes any query/key size d_qk and value
+ * size d_v (Q, K of d_qk, V, O of d_v: MLA's 192/128) and writes fp32. */
 bool kvw_attention_supported(int head_dim, int heads, int kv_heads);
 cudaError_t kvw_attention(const void *q, const void *k, const void *v, void *o, int tokens, int heads, int kv_heads,
                           int head_dim, cudaStream_t s);
 cudaError_t kvw_attention_reference(const void *q, const void *k, const void *v, float *o, int tokens, int heads,
-                                    int kv_heads, int head_dim, cudaStream_t s);
+                                    int kv_heads, int d_qk, int d_v, cudaStream_t s);
 
 /* The element-wise parts of a layer (layer.cu), bf16, asynchronous:
  * RMSNorm of tokens rows of hidden values; the fused QKV GEMM output

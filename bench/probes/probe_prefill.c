@@ -1,36 +1,49 @@
 /* probe_prefill.c — prefill throughput of real layer shapes, and how a
  * prefill and a host-link copy slow each other down.
  *
- *   prefill  one transformer layer's four linear GEMMs for T tokens of the
- *            --model (default Llama-3-8B): QKV [h -> (H + 2K) d], O [H d -> h],
- *            gate+up [h -> 2 I] (plain FFN: I), down [I -> h], bf16 with fp32
- *            accumulation through cuBLASLt, and again with fp8 (e4m3)
- *            operands where the card has them (cc >= 8.9); T = 128 .. 131072.  TFLOP/s =
- *            2 T sum(N K) / time.  Before timing, a small GEMM on the same
- *            path is checked against a double-precision host reference; a
- *            wrong result fails the probe (exit 3) and nothing is timed.  MoE layers run the FFN on T x (top-k +
- *            shared experts) tokens of one expert's width (the same FLOPs
- *            as the routed GEMMs, without the grouping).
- *            Then causal attention of the layer, GQA, head size 64 or 128:
- *            through cuDNN's fused flash attention (the SDPA graph of the
- *            cuDNN frontend, kernels/cudnn_sdpa.cc, loaded at run time) where
- *            it loads, else the own kernel (kernels/attention.cu).  The own
- *            kernel is checked first against an fp32 reference kernel at 200
- *            tokens (partial tiles) and 256, and cuDNN against the own
- *            kernel there; each point records its backend, and
+ *   prefill  one transformer layer's linear GEMMs for T tokens of the
+ *            --model (default Llama-3-8B), shapes from kvw_layer_shapes_of
+ *            (probe_math.h): MHA/GQA: QKV [h -> (H + 2K) d], O [H d -> h];
+ *            MLA (DeepSeek) as vLLM runs its prefill: q_a+kv_a [h -> r_q +
+ *            r_kv + rope], q_b [r_q -> H (nope + rope)], kv_b [r_kv -> H
+ *            (nope + v)], O [H v -> h]; then gate+up [h -> 2 I] (plain FFN:
+ *            I), down [I -> h]; MoE layers the router [h -> E] (bf16, as
+ *            vLLM leaves it) and the FFN on T x (top-k + shared experts)
+ *            tokens of one expert's width (the same FLOPs as the routed
+ *            GEMMs, without the grouping).  bf16 with fp32 accumulation
+ *            through cuBLASLt, and again with fp8 (e4m3) operands where the
+ *            card has them (cc >= 8.9); T = 128 .. 131072.  TFLOP/s = 2 T
+ *            sum(rows N K) / time, exactly the FLOPs the model charges the
+ *            layer.  Before timing, a small GEMM on the same path is checked
+ *            against a double-precision host reference; a wrong result fails
+ *            the probe (exit 3) and nothing is timed.
+ *            Then causal attention of the layer: GQA with head size 64 or
+ *            128, and MLA in MHA form (H heads over H KV heads, d_qk = nope
+ *            + rope = 192, d_v = 128 for DeepSeek-V3): through cuDNN's fused
+ *            flash attention (the SDPA graph of the cuDNN frontend,
+ *            kernels/cudnn_sdpa.cc, loaded at run time) where it loads and
+ *            has the head sizes, else the own kernel (kernels/attention.cu,
+ *            64 and 128 with d_qk = d_v only: MLA without cuDNN is recorded
+ *            skipped with the reason).  The own kernel is checked first
+ *            against an fp32 reference kernel at 200 tokens (partial tiles)
+ *            and 256, and cuDNN against the own kernel there, or against the
+ *            reference where the own kernel lacks the shape (a wrong MLA
+ *            result fails the probe); each point records its backend, and
  *            profile.prefill_attention why cuDNN did not run where it did
  *            not.  fp8 (e4m3) attention through cuDNN where the card has it,
- *            checked against the own kernel on the same inputs, goes to
- *            prefill_gemm.attention_fp8.  TFLOP/s = 2 H (2 d) T (T + 1) / 2 /
- *            time, each timing a loop of launches between one pair of events.  The GEMM and
- *            attention curves become profile.prefill, which `kvwall
- *            crossover --profile` uses; fp8 GEMMs stay in prefill_gemm.
+ *            checked likewise on the same inputs, goes to
+ *            prefill_gemm.attention_fp8.  TFLOP/s = 2 H (d_qk + d_v) T (T +
+ *            1) / 2 / time (the model's count), each timing a loop of
+ *            launches between one pair of events.  The GEMM and attention
+ *            curves become profile.prefill, which `kvwall crossover
+ *            --profile` uses; fp8 GEMMs stay in prefill_gemm.
  *            For SiLU-gated dense layers also the element-wise kernels of
  *            one layer (two RMSNorms, RoPE + KV write, SiLU x up, two
  *            residual adds; kernels/layer.cu), microseconds per token:
  *            prefill.elementwise, which the model adds to the layer time.
- *   overlap  the layer's GEMMs at 8192 tokens on one stream while pinned
- *            256 MiB host-to-device copies run on another: each side's time
+ *   overlap  the layer's GEMMs (the same list, MLA included) at 8192 tokens
+ *            on one stream while pinned 256 MiB host-to-device copies run
+ *            on another: each side's time
  *            together over its time alone is the slowdown the layer-wise
  *            model applies (profile.interference); a ratio further under 1
  *            than the runs' noise is a failed record, not a clamped 1.
@@ -62,68 +75,55 @@ static const char *need_gpu(const kvw_mpi *mpi)
 #include "kvw_model.h"
 #include "probe_math.h"
 
-enum { QKV, O, UP, DOWN, N_GEMM };
-
-
+/* the layer's GEMMs (probe_math.h: kvw_layer_shapes_of) and the largest
+ * operands over them, in bytes per token */
 typedef struct layer {
-	long n[N_GEMM], k[N_GEMM];
-	double ffn_tokens; /* FFN tokens per token (MoE: top-k + shared) */
-	size_t max_w, max_in, max_out;
+	kvw_layer_shapes s;
+	size_t max_in, max_out; /* bytes per token: 2 x rows x k, 2 x rows x n (bf16) */
 } layer;
 
 typedef struct gemm_job {
-	bool fp8; /* e4m3 operands, else bf16 */
+	bool fp8; /* e4m3 operands, else bf16 (a GEMM marked bf16 stays bf16) */
 	int reps; /* layers between one pair of events */
-	kvw_gemm *g[N_GEMM];
-	void *w[N_GEMM], *x, *y;
+	int n;    /* GEMMs */
+	kvw_gemm *g[KVW_LAYER_MAX_GEMMS];
+	void *w[KVW_LAYER_MAX_GEMMS], *x, *y;
 	kvw_evtimer t;
 } gemm_job;
 
-/* MLA layers (DeepSeek) have other shapes: recorded as skipped, not failed */
-static bool skip_mla(kvw_probe_run *r, const kvw_arch *a, const char *probe, kvw_err *err, kvw_diag *d)
+static bool gemm_fp8(const gemm_job *j, const layer *l, int i)
 {
-	if (a->attn != KVW_ATTN_MLA)
-		return false;
-	kvw_record rec = kvw_record_new(probe, a->name);
-	rec.status = KVW_ST_SKIPPED;
-	snprintf(rec.reason, sizeof rec.reason, "MLA layer shapes (%s) are not built yet: use --model with MHA/GQA "
-	         "attention", a->name);
-	*err = kvw_probe_emit(r, &rec, d);
-	return true;
+	return j->fp8 && !l->s.g[i].bf16;
 }
 
+/* the layer of --model that the probes run: the MoE layer of a MoE model
+ * (most of its layers), else the dense one */
 static kvw_err layer_shapes(const kvw_arch *a, layer *l, kvw_diag *d)
 {
-	if (a->attn == KVW_ATTN_MLA)
-		return kvw_fail(d, KVW_EUSAGE, "prefill probe: MLA layer shapes are not built yet (%s)", a->name);
-	long h = a->hidden, qd = (long)a->n_heads * a->head_dim, kvd = (long)a->n_kv_heads * a->head_dim;
-	bool moe = a->n_experts > 0;
-	long width = moe ? a->moe_intermediate : a->intermediate;
-	l->n[QKV] = qd + 2 * kvd, l->k[QKV] = h;
-	l->n[O] = h, l->k[O] = qd;
-	l->n[UP] = (a->ffn_gated ? 2 : 1) * width, l->k[UP] = h;
-	l->n[DOWN] = h, l->k[DOWN] = width;
-	l->ffn_tokens = moe ? a->experts_per_token + a->n_shared_experts : 1;
-	l->max_w = l->max_in = l->max_out = 0;
-	for (int i = 0; i < N_GEMM; i++) {
-		size_t w = (size_t)l->n[i] * (size_t)l->k[i];
-		l->max_w = w > l->max_w ? w : l->max_w;
-		l->max_in = (size_t)l->k[i] > l->max_in ? (size_t)l->k[i] : l->max_in;
-		l->max_out = (size_t)l->n[i] > l->max_out ? (size_t)l->n[i] : l->max_out;
+	char why[256];
+	if (!kvw_layer_shapes_of(a, a->n_experts > 0, &l->s, why, sizeof why))
+		return kvw_fail(d, KVW_EINPUT, "prefill probe: %s", why);
+	l->max_in = l->max_out = 0;
+	for (int i = 0; i < l->s.n_gemm; i++) {
+		const kvw_layer_gemm *g = &l->s.g[i];
+		/* bf16 sizes: an fp8 run's operands fit in them */
+		size_t in = (size_t)ceil(g->rows * 2.0 * (double)g->k), out = (size_t)ceil(g->rows * 2.0 * (double)g->n);
+		l->max_in = in > l->max_in ? in : l->max_in;
+		l->max_out = out > l->max_out ? out : l->max_out;
 	}
 	return KVW_OK;
 }
 
 static long gemm_tokens(const layer *l, int i, long t)
 {
-	return i >= UP ? (long)llround(t * l->ffn_tokens) : t;
+	return (long)llround((double)t * l->s.g[i].rows);
 }
 
 static int layer_once(void *arg)
 {
 	gemm_job *j = arg;
 	int bad = 0;
-	for (int i = 0; i < N_GEMM; i++)
+	for (int i = 0; i < j->n; i++)
 		bad |= kvw_gemm_run(j->g[i], j->w[i], j->x, j->y, j->t.stream);
 	return bad;
 }
@@ -138,7 +138,7 @@ static double time_layer(void *arg)
 
 static void destroy_gemms(gemm_job *j)
 {
-	for (int i = 0; i < N_GEMM; i++) {
+	for (int i = 0; i < KVW_LAYER_MAX_GEMMS; i++) {
 		kvw_gemm_destroy(j->g[i]);
 		j->g[i] = NULL;
 	}
@@ -146,22 +146,16 @@ static void destroy_gemms(gemm_job *j)
 
 static kvw_err create_gemms(gemm_job *j, const layer *l, long t, kvw_diag *d)
 {
-	for (int i = 0; i < N_GEMM; i++) {
-		kvw_err err = kvw_gemm_create(&j->g[i], gemm_tokens(l, i, t), l->n[i], l->k[i], j->fp8, d);
+	j->n = l->s.n_gemm;
+	for (int i = 0; i < j->n; i++) {
+		const kvw_layer_gemm *g = &l->s.g[i];
+		kvw_err err = kvw_gemm_create(&j->g[i], gemm_tokens(l, i, t), g->n, g->k, gemm_fp8(j, l, i), d);
 		if (err) {
 			destroy_gemms(j);
 			return err;
 		}
 	}
 	return KVW_OK;
-}
-
-static double layer_flops(const gemm_job *j)
-{
-	double f = 0;
-	for (int i = 0; i < N_GEMM; i++)
-		f += kvw_gemm_flops(j->g[i]);
-	return f;
 }
 
 static uint16_t to_bf16(float f)
@@ -276,16 +270,17 @@ out:
 static kvw_err alloc_layer(gemm_job *j, const layer *l, long max_t, kvw_diag *d)
 {
 	kvw_err err = KVW_OK;
-	size_t rows = (size_t)llround((double)max_t * (l->ffn_tokens > 1 ? l->ffn_tokens : 1));
-	size_t es = j->fp8 ? 1 : 2;
-	cudaError_t (*fill)(void *, size_t, unsigned, float, cudaStream_t) = j->fp8 ? kvw_fill_fp8 : kvw_fill_bf16;
-	for (int i = 0; i < N_GEMM; i++) {
-		KVW_CU(cudaMalloc(&j->w[i], es * (size_t)l->n[i] * (size_t)l->k[i]));
-		KVW_CU(fill(j->w[i], (size_t)l->n[i] * (size_t)l->k[i], 100u + (unsigned)i, 0.05f, 0));
+	for (int i = 0; i < l->s.n_gemm; i++) {
+		size_t n = (size_t)l->s.g[i].n * (size_t)l->s.g[i].k;
+		bool fp8 = gemm_fp8(j, l, i);
+		KVW_CU(cudaMalloc(&j->w[i], (fp8 ? 1 : 2) * n));
+		KVW_CU((fp8 ? kvw_fill_fp8 : kvw_fill_bf16)(j->w[i], n, 100u + (unsigned)i, 0.05f, 0));
 	}
-	KVW_CU(cudaMalloc(&j->x, es * rows * l->max_in));
-	KVW_CU(cudaMalloc(&j->y, 2 * rows * l->max_out)); /* bf16 out */
-	KVW_CU(fill(j->x, rows * l->max_in, 7u, 1.0f, 0));
+	size_t in = l->max_in * (size_t)max_t, out = l->max_out * (size_t)max_t;
+	KVW_CU(cudaMalloc(&j->x, in));
+	KVW_CU(cudaMalloc(&j->y, out)); /* bf16 out */
+	/* fp8 values; a bf16 GEMM of an fp8 run (the router) reads them as small bf16 numbers */
+	KVW_CU(j->fp8 ? kvw_fill_fp8(j->x, in, 7u, 1.0f, 0) : kvw_fill_bf16(j->x, in / 2, 7u, 1.0f, 0));
 	KVW_CU(cudaDeviceSynchronize());
 out:
 	return err;
@@ -293,7 +288,7 @@ out:
 
 static void free_layer(gemm_job *j)
 {
-	for (int i = 0; i < N_GEMM; i++)
+	for (int i = 0; i < KVW_LAYER_MAX_GEMMS; i++)
 		cudaFree(j->w[i]);
 	cudaFree(j->x);
 	cudaFree(j->y);
@@ -327,7 +322,7 @@ static kvw_err gemm_curve(kvw_probe_run *r, const kvw_arch *a, const layer *l, b
 		rec.iterations = j.reps = r->quick ? 5 : 20; /* layers per repetition, one pair of events */
 		rec.repetitions = r->quick ? 5 : 7;
 		err = kvw_gbench_measure(variant, time_layer, &j, 1, rec.repetitions, &rec.time_s, d);
-		double flops = layer_flops(&j);
+		double flops = kvw_layer_gemm_flops(&l->s, (double)tokens[i]); /* what the model charges (probe_math.h) */
 		destroy_gemms(&j);
 		if (err)
 			goto out;
@@ -348,10 +343,10 @@ out:
 /* ---- attention ------------------------------------------------------------------ */
 
 /* one causal attention: cuDNN's fused flash attention when sdpa is set,
- * else the own kernel (attention.cu) */
+ * else the own kernel (attention.cu).  Q, K of d_qk, V, O of d_v. */
 typedef struct att_job {
 	void *q, *k, *v, *o;
-	int tokens, heads, kv_heads, dim;
+	int tokens, heads, kv_heads, d_qk, d_v;
 	bool fp8;       /* q, k, v, o e4m3 (cuDNN only) */
 	kvw_sdpa *sdpa;
 	int reps;       /* launches between one pair of events */
@@ -364,7 +359,7 @@ static int att_once(void *arg)
 	char why[256];
 	if (j->sdpa)
 		return kvw_sdpa_run(j->sdpa, j->q, j->k, j->v, j->o, NULL, j->t.stream, why, sizeof why);
-	return kvw_attention(j->q, j->k, j->v, j->o, j->tokens, j->heads, j->kv_heads, j->dim, j->t.stream) != cudaSuccess;
+	return kvw_attention(j->q, j->k, j->v, j->o, j->tokens, j->heads, j->kv_heads, j->d_qk, j->t.stream) != cudaSuccess;
 }
 
 /* a loop of reps launches between one pair of events (BabelStream,
@@ -387,20 +382,29 @@ static void free_att(att_job *j)
 	j->sdpa = NULL;
 }
 
+/* elements of Q, K, V and O */
+static void att_sizes(const att_job *j, size_t *nq, size_t *nk, size_t *nv, size_t *no)
+{
+	size_t t = (size_t)j->tokens;
+	*nq = t * j->heads * j->d_qk, *nk = t * j->kv_heads * j->d_qk;
+	*nv = t * j->kv_heads * j->d_v, *no = t * j->heads * j->d_v;
+}
+
 static kvw_err alloc_att(att_job *j, kvw_diag *d)
 {
 	kvw_err err = KVW_OK;
-	size_t nq = (size_t)j->tokens * j->heads * j->dim, nk = (size_t)j->tokens * j->kv_heads * j->dim;
+	size_t nq, nk, nv, no;
+	att_sizes(j, &nq, &nk, &nv, &no);
 	size_t es = j->fp8 ? 1 : 2;
 	cudaError_t (*fill)(void *, size_t, unsigned, float, cudaStream_t) = j->fp8 ? kvw_fill_fp8 : kvw_fill_bf16;
 	KVW_CU(cudaMalloc(&j->q, es * nq));
-	KVW_CU(cudaMalloc(&j->o, 2 * nq));
+	KVW_CU(cudaMalloc(&j->o, 2 * no));
 	KVW_CU(cudaMalloc(&j->k, es * nk));
-	KVW_CU(cudaMalloc(&j->v, es * nk));
+	KVW_CU(cudaMalloc(&j->v, es * nv));
 	KVW_CU(fill(j->q, nq, 201u, 1.0f, 0));
 	KVW_CU(fill(j->k, nk, 202u, 1.0f, 0));
-	KVW_CU(fill(j->v, nk, 203u, 1.0f, 0));
-	KVW_CU(cudaMemset(j->o, 0xFF, 2 * nq)); /* NaN poison (bf16 and e4m3 alike) */
+	KVW_CU(fill(j->v, nv, 203u, 1.0f, 0));
+	KVW_CU(cudaMemset(j->o, 0xFF, 2 * no)); /* NaN poison (bf16 and e4m3 alike) */
 	KVW_CU(cudaDeviceSynchronize());
 out:
 	return err;
@@ -408,9 +412,23 @@ out:
 
 static kvw_sdpa_shape sdpa_shape(const att_job *j)
 {
-	kvw_sdpa_shape s = { 1, j->tokens, j->tokens, j->heads, j->kv_heads, j->dim, j->dim, true,
+	kvw_sdpa_shape s = { 1, j->tokens, j->tokens, j->heads, j->kv_heads, j->d_qk, j->d_v, true,
 	                     j->fp8 ? KVW_SDPA_FP8 : KVW_SDPA_BF16, 0, 0 };
 	return s;
+}
+
+static bool own_has(const att_job *j)
+{
+	return !j->fp8 && kvw_attn_own_has(j->d_qk, j->d_v, j->heads, j->kv_heads);
+}
+
+/* the check shape of a layer: 8 query heads over 2 KV heads (GQA), or
+ * over 8 for MLA's MHA form (d_qk != d_v), the layer's head sizes */
+static att_job check_job(const kvw_layer_shapes *l, int T, bool fp8)
+{
+	att_job j = { .tokens = T, .heads = 8, .kv_heads = l->d_qk != l->d_v ? 8 : 2, .d_qk = l->d_qk, .d_v = l->d_v,
+	              .fp8 = fp8 };
+	return j;
 }
 
 static double rms_of(const float *x, size_t n)
@@ -446,111 +464,175 @@ static kvw_err fail_att(kvw_probe_run *r, const char *variant, long long wrong, 
 	return err ? err : kvw_fail(d, KVW_EVERIFY, "prefill: attention numerics wrong (%s), no timing taken", variant);
 }
 
-/* One check size, 8 query heads over 2 KV heads, the model's head size:
- * the own kernel against the fp32 reference kernel, then (cudnn) cuDNN's
- * bf16 graph against the own kernel's output.  Wrong: off by more than
- * 2e-2 of the reference's rms plus bf16 rounding.  T = 200 is a partial
- * query and key tile (200 = 3 x 64 + 8), T = 256 whole ones.  *cudnn_ok
- * false with why when cuDNN refused or disagreed. */
-static kvw_err check_attention_at(kvw_probe_run *r, int dim, int T, bool *cudnn_ok, char *why, size_t cap,
-                                  long long *checked, kvw_diag *d)
+/* the own kernel on j's inputs against ref (fp32 reference), its output
+ * into want: the fp32 values cuDNN is then checked against */
+static kvw_err check_own(kvw_probe_run *r, att_job *j, const float *ref, uint16_t *got, float *want,
+                         long long *checked, kvw_diag *d)
 {
-	att_job j = { .tokens = T, .heads = 8, .kv_heads = 2, .dim = dim };
-	size_t n = (size_t)T * j.heads * dim;
-	float *ref_dev = NULL, *ref = malloc(4 * n), *own = malloc(4 * n);
-	uint16_t *got = malloc(2 * n);
-	char variant[64];
-	kvw_err err = ref && got && own ? alloc_att(&j, d) : kvw_fail(d, KVW_ESYS, "out of memory");
-	if (err)
-		goto out;
-	KVW_CU(cudaMalloc((void **)&ref_dev, 4 * n));
-	KVW_CU(kvw_attention(j.q, j.k, j.v, j.o, T, j.heads, j.kv_heads, dim, 0));
-	KVW_CU(kvw_attention_reference(j.q, j.k, j.v, ref_dev, T, j.heads, j.kv_heads, dim, 0));
-	KVW_CU(cudaMemcpy(got, j.o, 2 * n, cudaMemcpyDeviceToHost));
-	KVW_CU(cudaMemcpy(ref, ref_dev, 4 * n, cudaMemcpyDeviceToHost));
+	kvw_err err = KVW_OK;
+	size_t nq, nk, nv, n;
+	att_sizes(j, &nq, &nk, &nv, &n);
+	KVW_CU(kvw_attention(j->q, j->k, j->v, j->o, j->tokens, j->heads, j->kv_heads, j->d_qk, 0));
+	KVW_CU(cudaMemcpy(got, j->o, 2 * n, cudaMemcpyDeviceToHost));
 	long long wrong = count_off(got, false, ref, n, 2e-2);
 	*checked += (long long)n;
 	if (wrong) {
-		snprintf(variant, sizeof variant, "attention_check_own_%dtok", T);
-		err = fail_att(r, variant, wrong, n, "the fp32 reference attention", d);
-		goto out;
+		char variant[64];
+		snprintf(variant, sizeof variant, "attention_check_own_%dtok", j->tokens);
+		return fail_att(r, variant, wrong, n, "the fp32 reference attention", d);
 	}
-	if (!*cudnn_ok)
-		goto out;
-	/* cuDNN against the own kernel's (checked) output */
 	for (size_t i = 0; i < n; i++)
-		own[i] = (float)from_bf16(got[i]);
-	kvw_sdpa_shape sh = sdpa_shape(&j);
-	KVW_CU(cudaMemset(j.o, 0xFF, 2 * n)); /* poisoned again: cuDNN must write every element */
-	if (kvw_sdpa_create(&sh, &j.sdpa, why, cap) || kvw_sdpa_run(j.sdpa, j.q, j.k, j.v, j.o, NULL, 0, why, cap)) {
+		want[i] = (float)from_bf16(got[i]);
+out:
+	return err;
+}
+
+/* cuDNN's bf16 graph on j's inputs against want; *cudnn_ok false with why
+ * when cuDNN refused, or (own: there is a fallback) disagreed; without a
+ * fallback (MLA) a disagreement fails the probe */
+static kvw_err check_cudnn(kvw_probe_run *r, att_job *j, const float *want, bool own, uint16_t *got, bool *cudnn_ok,
+                           char *why, size_t cap, long long *checked, kvw_diag *d)
+{
+	kvw_err err = KVW_OK;
+	size_t nq, nk, nv, n;
+	att_sizes(j, &nq, &nk, &nv, &n);
+	kvw_sdpa_shape sh = sdpa_shape(j);
+	KVW_CU(cudaMemset(j->o, 0xFF, 2 * n)); /* poisoned again: cuDNN must write every element */
+	if (kvw_sdpa_create(&sh, &j->sdpa, why, cap) || kvw_sdpa_run(j->sdpa, j->q, j->k, j->v, j->o, NULL, 0, why, cap)) {
 		*cudnn_ok = false;
 		goto out;
 	}
-	KVW_CU(cudaMemcpy(got, j.o, 2 * n, cudaMemcpyDeviceToHost));
-	if ((wrong = count_off(got, false, own, n, 2e-2))) {
-		snprintf(why, cap, "cuDNN SDPA at %d tokens: %lld of %zu elements off the own kernel", T, wrong, n);
+	KVW_CU(cudaMemcpy(got, j->o, 2 * n, cudaMemcpyDeviceToHost));
+	long long wrong = count_off(got, false, want, n, 2e-2);
+	if (!own)
+		*checked += (long long)n;
+	if (wrong && !own) {
+		char variant[64];
+		snprintf(variant, sizeof variant, "attention_check_cudnn_%dtok", j->tokens);
+		return fail_att(r, variant, wrong, n, "the fp32 reference attention", d);
+	}
+	if (wrong) {
+		snprintf(why, cap, "cuDNN SDPA at %d tokens: %lld of %zu elements off the own kernel", j->tokens, wrong, n);
 		*cudnn_ok = false;
 	}
+out:
+	return err;
+}
+
+/* One check size of the layer's head sizes (check_job): the own kernel,
+ * where it has the shape, against the fp32 reference kernel, then
+ * (cudnn_ok) cuDNN's bf16 graph against the own kernel's output, or
+ * against the reference where there is no own kernel (MLA's 192/128).
+ * Wrong: off by more than 2e-2 of the reference's rms plus bf16 rounding.
+ * T = 200 is a partial query and key tile (200 = 3 x 64 + 8), T = 256
+ * whole ones. */
+static kvw_err check_attention_at(kvw_probe_run *r, const kvw_layer_shapes *l, int T, bool *cudnn_ok, char *why,
+                                  size_t cap, long long *checked, kvw_diag *d)
+{
+	att_job j = check_job(l, T, false);
+	size_t nq, nk, nv, n;
+	att_sizes(&j, &nq, &nk, &nv, &n);
+	bool own = own_has(&j);
+	float *ref_dev = NULL, *ref = malloc(4 * n), *want = malloc(4 * n);
+	uint16_t *got = malloc(2 * n);
+	kvw_err err = ref && got && want ? alloc_att(&j, d) : kvw_fail(d, KVW_ESYS, "out of memory");
+	if (err)
+		goto out;
+	KVW_CU(cudaMalloc((void **)&ref_dev, 4 * n));
+	KVW_CU(kvw_attention_reference(j.q, j.k, j.v, ref_dev, T, j.heads, j.kv_heads, j.d_qk, j.d_v, 0));
+	KVW_CU(cudaMemcpy(ref, ref_dev, 4 * n, cudaMemcpyDeviceToHost));
+	memcpy(want, ref, 4 * n);
+	if (own && (err = check_own(r, &j, ref, got, want, checked, d)))
+		goto out;
+	if (*cudnn_ok)
+		err = check_cudnn(r, &j, want, own, got, cudnn_ok, why, cap, checked, d);
 out:
 	free_att(&j);
 	cudaFree(ref_dev);
 	free(ref);
-	free(own);
+	free(want);
 	free(got);
 	return err;
 }
 
-/* the fp8 graph (cuDNN) against the own kernel on the same inputs upcast
- * to bf16 (exact), at 256 tokens; wrong: off by 0.1 rms + e4m3 rounding */
-static bool check_attention_fp8(int dim, char *why, size_t cap, kvw_diag *d)
+/* the fp32 values the fp8 graph is checked against: the own kernel on the
+ * bf16 upcasts of j's inputs (exact), or the reference kernel where the
+ * own kernel lacks the shape */
+static kvw_err fp8_expected(const att_job *j, float *ref, kvw_diag *d)
 {
-	att_job j = { .tokens = 256, .heads = 8, .kv_heads = 2, .dim = dim, .fp8 = true };
-	size_t n = (size_t)j.tokens * j.heads * dim, nk = (size_t)j.tokens * j.kv_heads * dim;
+	kvw_err err = KVW_OK;
+	size_t nq, nk, nv, n;
+	att_sizes(j, &nq, &nk, &nv, &n);
 	void *qb = NULL, *kb = NULL, *vb = NULL, *ob = NULL;
 	uint16_t *hb = malloc(2 * n);
+	bool own = kvw_attn_own_has(j->d_qk, j->d_v, j->heads, j->kv_heads);
+	if (!hb) {
+		err = kvw_fail(d, KVW_ESYS, "out of memory");
+		goto out;
+	}
+	KVW_CU(cudaMalloc(&qb, 2 * nq));
+	KVW_CU(cudaMalloc(&ob, 4 * n));
+	KVW_CU(cudaMalloc(&kb, 2 * nk));
+	KVW_CU(cudaMalloc(&vb, 2 * nv));
+	KVW_CU(kvw_fp8_to_bf16(j->q, qb, nq, 0));
+	KVW_CU(kvw_fp8_to_bf16(j->k, kb, nk, 0));
+	KVW_CU(kvw_fp8_to_bf16(j->v, vb, nv, 0));
+	if (own) {
+		KVW_CU(kvw_attention(qb, kb, vb, ob, j->tokens, j->heads, j->kv_heads, j->d_qk, 0));
+		KVW_CU(cudaMemcpy(hb, ob, 2 * n, cudaMemcpyDeviceToHost));
+		for (size_t i = 0; i < n; i++)
+			ref[i] = (float)from_bf16(hb[i]);
+	} else {
+		KVW_CU(kvw_attention_reference(qb, kb, vb, (float *)ob, j->tokens, j->heads, j->kv_heads, j->d_qk, j->d_v, 0));
+		KVW_CU(cudaMemcpy(ref, ob, 4 * n, cudaMemcpyDeviceToHost));
+	}
+out:
+	cudaFree(qb), cudaFree(kb), cudaFree(vb), cudaFree(ob);
+	free(hb);
+	return err;
+}
+
+/* the fp8 graph (cuDNN) against fp8_expected on the same inputs at 256
+ * tokens; wrong: off by 0.1 rms + e4m3 rounding */
+static bool check_attention_fp8(const kvw_layer_shapes *l, char *why, size_t cap, kvw_diag *d)
+{
+	att_job j = check_job(l, 256, true);
+	size_t nq, nk, nv, n;
+	att_sizes(&j, &nq, &nk, &nv, &n);
 	uint8_t *h8 = malloc(n);
 	float *ref = malloc(4 * n);
 	bool ok = false;
-	kvw_err err = hb && h8 && ref ? alloc_att(&j, d) : kvw_fail(d, KVW_ESYS, "out of memory");
-	if (err)
+	kvw_err err = h8 && ref ? alloc_att(&j, d) : kvw_fail(d, KVW_ESYS, "out of memory");
+	if (err || (err = fp8_expected(&j, ref, d)))
 		goto out;
-	KVW_CU(cudaMalloc(&qb, 2 * n));
-	KVW_CU(cudaMalloc(&ob, 2 * n));
-	KVW_CU(cudaMalloc(&kb, 2 * nk));
-	KVW_CU(cudaMalloc(&vb, 2 * nk));
-	KVW_CU(kvw_fp8_to_bf16(j.q, qb, n, 0));
-	KVW_CU(kvw_fp8_to_bf16(j.k, kb, nk, 0));
-	KVW_CU(kvw_fp8_to_bf16(j.v, vb, nk, 0));
-	KVW_CU(kvw_attention(qb, kb, vb, ob, j.tokens, j.heads, j.kv_heads, dim, 0));
-	KVW_CU(cudaMemcpy(hb, ob, 2 * n, cudaMemcpyDeviceToHost));
-	for (size_t i = 0; i < n; i++)
-		ref[i] = (float)from_bf16(hb[i]);
 	kvw_sdpa_shape sh = sdpa_shape(&j);
 	if (kvw_sdpa_create(&sh, &j.sdpa, why, cap) || kvw_sdpa_run(j.sdpa, j.q, j.k, j.v, j.o, NULL, 0, why, cap))
 		goto out;
 	KVW_CU(cudaMemcpy(h8, j.o, n, cudaMemcpyDeviceToHost));
 	long long wrong = count_off(h8, true, ref, n, 0.1);
 	if (wrong)
-		snprintf(why, cap, "cuDNN fp8 SDPA: %lld of %zu elements off the own kernel on the same inputs", wrong, n);
+		snprintf(why, cap, "cuDNN fp8 SDPA: %lld of %zu elements off the %s on the same inputs", wrong, n,
+		         kvw_attn_own_has(j.d_qk, j.d_v, j.heads, j.kv_heads) ? "own kernel" : "fp32 reference");
 	ok = wrong == 0;
 out:
 	if (err)
 		snprintf(why, cap, "fp8 check: %s", d->msg);
 	free_att(&j);
-	cudaFree(qb), cudaFree(kb), cudaFree(vb), cudaFree(ob);
-	free(hb), free(h8), free(ref);
+	free(h8), free(ref);
 	return ok;
 }
 
-/* The causal attention curve of one layer of a (dtype bf16, or fp8 through
- * cuDNN); each point records its backend ("cudnn" or "own"); a cuDNN
- * graph refused at one size falls back to the own kernel there, the
- * reason kept in *why.  Launches per repetition sized to ~0.2 s. */
-static kvw_err attention_curve(kvw_probe_run *r, const kvw_arch *a, const long *tokens, int nt, bool fp8,
-                               bool cudnn_ok, char *why, size_t cap, long long checked, json_t *curve, kvw_diag *d)
+/* The causal attention curve of the layer l of a (dtype bf16, or fp8
+ * through cuDNN); each point records its backend ("cudnn" or "own"); a
+ * cuDNN graph refused at one size falls back to the own kernel there, or
+ * leaves the size out where there is none (fp8, MLA), the reason kept in
+ * *why.  Launches per repetition sized to ~0.2 s. */
+static kvw_err attention_curve(kvw_probe_run *r, const kvw_arch *a, const kvw_layer_shapes *l, const long *tokens,
+                               int nt, bool fp8, bool cudnn_ok, char *why, size_t cap, long long checked,
+                               json_t *curve, kvw_diag *d)
 {
 	kvw_err err = KVW_OK;
-	att_job j = { .heads = a->n_heads, .kv_heads = a->n_kv_heads, .dim = a->head_dim, .fp8 = fp8 };
+	att_job j = { .heads = l->heads, .kv_heads = l->kv_heads, .d_qk = l->d_qk, .d_v = l->d_v, .fp8 = fp8 };
 	KVW_CU(kvw_evtimer_init(&j.t, 0));
 	for (int i = 0; i < nt && !err; i++) {
 		j.tokens = (int)tokens[i];
@@ -559,9 +641,9 @@ static kvw_err attention_curve(kvw_probe_run *r, const kvw_arch *a, const long *
 		kvw_sdpa_shape sh = sdpa_shape(&j);
 		if (cudnn_ok && kvw_sdpa_create(&sh, &j.sdpa, why, cap) != 0)
 			j.sdpa = NULL; /* this size on the own kernel, why says so */
-		if (fp8 && !j.sdpa) {
+		if (!j.sdpa && !own_has(&j)) {
 			free_att(&j);
-			continue; /* fp8 attention is cuDNN's only */
+			continue; /* fp8 attention and MLA's head sizes are cuDNN's only */
 		}
 		j.reps = 1;
 		double once = time_attention(&j);
@@ -579,9 +661,8 @@ static kvw_err attention_curve(kvw_probe_run *r, const kvw_arch *a, const long *
 		rec.repetitions = r->quick ? 5 : 7;
 		if ((err = kvw_gbench_measure(variant, time_attention, &j, 1, rec.repetitions, &rec.time_s, d)))
 			break;
-		/* 2 H (d_qk + d_v) per causal pair, the model's convention */
-		double flops = 2.0 * a->n_heads * (2.0 * a->head_dim) * kvw_attn_pairs(0, (double)tokens[i], true);
-		rec.tflops = flops / rec.time_s.median / 1e12;
+		/* 2 H (d_qk + d_v) per causal pair: the model's count (probe_math.h) */
+		rec.tflops = kvw_layer_attn_flops(l, (double)tokens[i]) / rec.time_s.median / 1e12;
 		rec.checked = checked; /* the numerics checks of the same paths, above */
 		json_t *pt = json_object();
 		json_object_set_new(pt, "tokens", json_integer(tokens[i]));
@@ -598,35 +679,69 @@ out:
 	return err;
 }
 
+/* the attention recorded as skipped, with why (*skipped set) */
+static kvw_err skip_attention(kvw_probe_run *r, const char *why, bool *skipped, kvw_diag *d)
+{
+	kvw_record rec = kvw_record_new("prefill", "attention_causal_bf16");
+	rec.status = KVW_ST_SKIPPED;
+	snprintf(rec.reason, sizeof rec.reason, "%s", why);
+	*skipped = true;
+	return kvw_probe_emit(r, &rec, d);
+}
+
+/* why cuDNN cannot run the layer's bf16 attention here (not loaded, or
+ * head sizes its SDPA lacks on this card), NULL when it can */
+static const char *cudnn_refusal(const kvw_layer_shapes *l, char *buf, size_t cap)
+{
+	const char *no = kvw_cudnn_unavailable();
+	if (no)
+		return no;
+	int dev = 0, major = 0, minor = 0;
+	cudaGetDevice(&dev);
+	cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+	cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+	return kvw_sdpa_head_refusal(l->d_qk, l->d_v, false, major * 10 + minor, buf, cap);
+}
+
 /* checks, then the bf16 curve (profile.prefill.attention) and, where the
  * card and cuDNN have it, the fp8 one (prefill_gemm.attention_fp8);
- * profile.prefill_attention says which backend ran and why */
-static kvw_err attention_all(kvw_probe_run *r, const kvw_arch *a, const long *tokens, int nt, json_t *att,
-                             kvw_diag *d)
+ * profile.prefill_attention says which backend ran and why.  A layer only
+ * cuDNN has (MLA) without a usable cuDNN: recorded skipped (*skipped). */
+static kvw_err attention_all(kvw_probe_run *r, const kvw_arch *a, const kvw_layer_shapes *l, const long *tokens,
+                             int nt, json_t *att, bool *skipped, kvw_diag *d)
 {
-	char why[256] = "";
-	const char *no = kvw_cudnn_unavailable();
+	char why[256] = "", buf[256], msg[256];
+	const char *no = cudnn_refusal(l, buf, sizeof buf);
 	bool cudnn_ok = no == NULL;
 	long long checked = 0;
+	*skipped = false;
 	if (no)
 		snprintf(why, sizeof why, "%s", no);
-	kvw_err err = check_attention_at(r, a->head_dim, 200, &cudnn_ok, why, sizeof why, &checked, d);
+	if (kvw_prefill_attention_unrunnable(l, no, msg, sizeof msg))
+		return skip_attention(r, msg, skipped, d);
+	kvw_err err = check_attention_at(r, l, 200, &cudnn_ok, why, sizeof why, &checked, d);
 	if (!err)
-		err = check_attention_at(r, a->head_dim, 256, &cudnn_ok, why, sizeof why, &checked, d);
+		err = check_attention_at(r, l, 256, &cudnn_ok, why, sizeof why, &checked, d);
 	if (err)
 		return err;
+	if (kvw_prefill_attention_unrunnable(l, cudnn_ok ? NULL : why, msg, sizeof msg))
+		return skip_attention(r, msg, skipped, d); /* cuDNN refused the check graph */
 	json_t *info = kvw_probe_section(r, "prefill_attention", false);
 	json_object_set_new(info, "cudnn_version", json_integer(kvw_cudnn_version()));
-	if ((err = attention_curve(r, a, tokens, nt, false, cudnn_ok, why, sizeof why, checked, att, d)))
+	json_object_set_new(info, "d_qk", json_integer(l->d_qk));
+	json_object_set_new(info, "d_v", json_integer(l->d_v));
+	if ((err = attention_curve(r, a, l, tokens, nt, false, cudnn_ok, why, sizeof why, checked, att, d)))
 		return err;
+	if (json_array_size(att) == 0 && kvw_prefill_attention_unrunnable(l, why, msg, sizeof msg))
+		return skip_attention(r, msg, skipped, d); /* cuDNN refused every size, and there is no own kernel */
 	json_object_set_new(info, "backend", json_string(cudnn_ok ? "cudnn" : "own"));
 	if (why[0])
 		json_object_set_new(info, "fallback_reason", json_string(why));
 	char why8[256] = "";
-	if (cudnn_ok && kvw_gpu_has_fp8() && check_attention_fp8(a->head_dim, why8, sizeof why8, d)) {
+	if (cudnn_ok && kvw_gpu_has_fp8() && check_attention_fp8(l, why8, sizeof why8, d)) {
 		json_t *c8 = json_array();
 		json_object_set_new(json_object_get(r->profile, "prefill_gemm"), "attention_fp8", c8);
-		err = attention_curve(r, a, tokens, nt, true, true, why8, sizeof why8, checked, c8, d);
+		err = attention_curve(r, a, l, tokens, nt, true, true, why8, sizeof why8, checked, c8, d);
 	}
 	json_object_set_new(info, "fp8", json_string(why8[0] ? why8 : cudnn_ok && kvw_gpu_has_fp8() ? "measured" : "not run"));
 	return err;
@@ -747,7 +862,7 @@ static kvw_err prefill_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	kvw_arch *a = malloc(sizeof *a);
 	layer l;
 	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
-	if (err || skip_mla(r, a, "prefill", &err, d) || (err = layer_shapes(a, &l, d)))
+	if (err || (err = layer_shapes(a, &l, d)))
 		goto out;
 	static const long quick[] = { 512, 2048, 8192, 32768 };
 	long tokens[11];
@@ -770,21 +885,14 @@ static kvw_err prefill_run(kvw_probe_run *r, void *state, kvw_diag *d)
 		goto out;
 	if (kvw_gpu_has_fp8() && (err = gemm_curve(r, a, &l, true, tokens, nt, curve8, d)))
 		goto out;
-	if (!kvw_attention_supported(a->head_dim, a->n_heads, a->n_kv_heads)) {
-		kvw_record rec = kvw_record_new("prefill", "attention_causal_bf16");
-		rec.status = KVW_ST_SKIPPED;
-		snprintf(rec.reason, sizeof rec.reason, "the attention kernel handles head sizes 64 and 128, not %d (%s)",
-		         a->head_dim, a->name);
-		err = kvw_probe_emit(r, &rec, d);
-		goto out;
-	}
-	if ((err = attention_all(r, a, tokens, nt, att, d))) {
+	bool skipped = false;
+	if ((err = attention_all(r, a, &l.s, tokens, nt, att, &skipped, d)) || skipped || json_array_size(att) == 0) {
 		json_decref(att);
 		goto out;
 	}
 	/* the element-wise kernels of a SiLU-gated dense layer (validate's layers) */
 	json_t *ew = NULL;
-	if (a->ffn_gated && a->n_experts == 0) {
+	if (a->ffn_gated && a->n_experts == 0 && a->attn != KVW_ATTN_MLA) {
 		ew = json_array();
 		if ((err = elementwise_curve(r, a, tokens, nt, ew, d))) {
 			json_decref(ew);
@@ -829,7 +937,7 @@ static double time_overlap(void *arg)
 		bad |= cudaMemcpyAsync(o->dev, o->host, o->bytes, cudaMemcpyHostToDevice, o->cs) != cudaSuccess;
 	cudaEventRecord(o->ct.stop, o->cs);
 	for (int rep = 0; gemms && rep < o->gemm_reps; rep++)
-		for (int i = 0; i < N_GEMM; i++)
+		for (int i = 0; i < o->g->n; i++)
 			bad |= kvw_gemm_run(o->g->g[i], o->g->w[i], o->g->x, o->g->y, o->g->t.stream);
 	cudaEventRecord(o->g->t.stop, o->g->t.stream);
 	double tg = kvw_evtimer_seconds(&o->g->t), tc = kvw_evtimer_seconds(&o->ct);
@@ -847,7 +955,7 @@ static kvw_err overlap_run(kvw_probe_run *r, void *state, kvw_diag *d)
 	layer l;
 	const long t = 8192;
 	kvw_err err = a ? kvw_probe_model(r, a, d) : kvw_fail(d, KVW_ESYS, "out of memory");
-	if (err || skip_mla(r, a, "overlap", &err, d) || (err = layer_shapes(a, &l, d)))
+	if (err || (err = layer_shapes(a, &l, d)))
 		goto out;
 	KVW_CU(cudaStreamCreateWithFlags(&j.t.stream, cudaStreamNonBlocking));
 	KVW_CU(cudaStreamCreateWithFlags(&o.cs, cudaStreamNonBlocking));
@@ -884,7 +992,7 @@ static kvw_err overlap_run(kvw_probe_run *r, void *state, kvw_diag *d)
 		if (m == 1 || m == 3)
 			rec.bytes = (double)o.bytes * o.copies, rec.gbps = rec.bytes / med[m] / 1e9;
 		else
-			rec.tflops = layer_flops(&j) * o.gemm_reps / med[m] / 1e12;
+			rec.tflops = kvw_layer_gemm_flops(&l.s, (double)t) * o.gemm_reps / med[m] / 1e12;
 		if ((err = kvw_probe_emit(r, &rec, d)))
 			goto out;
 	}

@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "compare.h"
+#include "kvw_config.h"
 #include "kvw_fit.h"
 #include "kvw_gbench.h"
 #include "probe.h"
@@ -152,6 +153,109 @@ static void test_overlap_math(void)
 	CHECK(!kvw_overlap_slowdown(0, 0, 1.0, 0.01, &sl, &noise, why, sizeof why));
 }
 
+static kvw_arch load(const char *name)
+{
+	kvw_arch a;
+	kvw_diag d = { "" };
+	if (kvw_catalog_model(name, &a, &d)) {
+		fprintf(stderr, "cannot load %s: %s\n", name, d.msg);
+		memset(&a, 0, sizeof a);
+	}
+	return a;
+}
+
+static int group_of(const kvw_arch *a, bool moe)
+{
+	for (int g = 0; g < a->n_groups; g++)
+		if (a->groups[g].moe == moe && a->groups[g].window == 0)
+			return g;
+	return -1;
+}
+
+/* the probe's GEMM + attention FLOPs of a layer equal the model's charge
+ * for that layer group, at every prompt length */
+static void check_flops_match(const kvw_arch *a, bool moe)
+{
+	kvw_layer_shapes s;
+	char why[256];
+	int g = group_of(a, moe);
+	CHECK(g >= 0 && kvw_layer_shapes_of(a, moe, &s, why, sizeof why));
+	if (g < 0)
+		return;
+	for (double T = 128; T <= 131072; T *= 4) {
+		CHECK_NEAR(kvw_layer_gemm_flops(&s, T), kvw_group_linear_flops(a, g, T), 1e-12);
+		CHECK_NEAR(kvw_layer_attn_flops(&s, T), kvw_group_attn_flops(a, g, T, true), 1e-12);
+	}
+}
+
+static bool gemm_is(const kvw_layer_gemm *g, const char *name, long n, long k, double rows)
+{
+	return strcmp(g->name, name) == 0 && g->n == n && g->k == k && g->rows == rows;
+}
+
+/* the prefill probe's layer shapes (probe_math.h): Llama-3-8B's four GEMMs
+ * as before MLA existed; DeepSeek-V3's MLA layer as vLLM runs a prefill */
+static void test_layer_shapes(void)
+{
+	kvw_arch l8 = load("llama-3-8b"), ds = load("deepseek-v3"), mx = load("mixtral-8x7b");
+	kvw_layer_shapes s;
+	char why[256];
+	CHECK(kvw_layer_shapes_of(&l8, false, &s, why, sizeof why) && s.n_gemm == 4);
+	CHECK(gemm_is(&s.g[0], "qkv", 4096 + 2 * 1024, 4096, 1) && gemm_is(&s.g[1], "o", 4096, 4096, 1));
+	CHECK(gemm_is(&s.g[2], "up", 2 * 14336, 4096, 1) && gemm_is(&s.g[3], "down", 4096, 14336, 1));
+	CHECK(s.heads == 32 && s.kv_heads == 8 && s.d_qk == 128 && s.d_v == 128);
+	for (int i = 0; i < 4; i++)
+		CHECK(!s.g[i].bf16);
+	/* 2 T x 6.98 G params per token: 2 x (4096 x 6144 + 4096 x 4096 + 3 x 4096 x 14336) */
+	CHECK_NEAR(kvw_layer_gemm_flops(&s, 1), 2.0 * 218103808, 1e-15);
+	check_flops_match(&l8, false);
+	CHECK(!kvw_layer_shapes_of(&l8, true, &s, why, sizeof why) && strstr(why, "no MoE layer"));
+
+	/* DeepSeek-V3, MoE layer: h 7168, H 128, r_q 1536, r_kv 512, nope 128, rope 64, v 128,
+	 * 256 experts of 2048, top-8 + 1 shared */
+	CHECK(kvw_layer_shapes_of(&ds, true, &s, why, sizeof why) && s.n_gemm == 7);
+	CHECK(gemm_is(&s.g[0], "q_a+kv_a", 1536 + 512 + 64, 7168, 1));
+	CHECK(gemm_is(&s.g[1], "q_b", 128 * 192, 1536, 1) && gemm_is(&s.g[2], "kv_b", 128 * 256, 512, 1));
+	CHECK(gemm_is(&s.g[3], "o", 7168, 128 * 128, 1));
+	CHECK(gemm_is(&s.g[4], "router", 256, 7168, 1) && s.g[4].bf16);
+	CHECK(gemm_is(&s.g[5], "up", 2 * 2048, 7168, 9) && gemm_is(&s.g[6], "down", 7168, 2048, 9));
+	CHECK(s.heads == 128 && s.kv_heads == 128 && s.d_qk == 192 && s.d_v == 128);
+	/* 187105280 attention + 1835008 router + 9 x 44040192 expert params per token */
+	CHECK_NEAR(kvw_layer_gemm_flops(&s, 1), 2.0 * 585302016, 1e-15);
+	CHECK_NEAR(kvw_layer_attn_flops(&s, 4096), 2.0 * 128 * 320 * 4096.0 * 4097 / 2, 1e-15);
+	check_flops_match(&ds, true);
+	check_flops_match(&ds, false); /* its first 3 layers: dense FFN of 18432 */
+	check_flops_match(&mx, true);
+	/* a full-rank query (q_lora_rank 0, DeepSeek-V2-Lite's form): q and kv_a apart */
+	kvw_arch lite = ds;
+	lite.q_lora_rank = 0;
+	CHECK(kvw_arch_finish(&lite, why, (int)sizeof why));
+	CHECK(kvw_layer_shapes_of(&lite, true, &s, why, sizeof why) && s.n_gemm == 7);
+	CHECK(gemm_is(&s.g[0], "q", 128 * 192, 7168, 1) && gemm_is(&s.g[1], "kv_a", 576, 7168, 1));
+	check_flops_match(&lite, true);
+}
+
+/* why attention or decode cannot run: the reasons the probes record */
+static void test_probe_reasons(void)
+{
+	kvw_arch l8 = load("llama-3-8b"), ds = load("deepseek-v3");
+	kvw_layer_shapes s;
+	char why[256], b[256];
+	CHECK(kvw_layer_shapes_of(&l8, false, &s, why, sizeof why));
+	CHECK(kvw_prefill_attention_unrunnable(&s, "cuDNN shim not loaded: x", b, sizeof b) == NULL); /* own kernel */
+	CHECK(kvw_layer_shapes_of(&ds, true, &s, why, sizeof why));
+	CHECK(kvw_prefill_attention_unrunnable(&s, NULL, b, sizeof b) == NULL); /* cuDNN usable */
+	const char *r = kvw_prefill_attention_unrunnable(&s, "cuDNN shim not loaded: libcudnn.so.9: no such file", b,
+	                                                 sizeof b);
+	CHECK(r == b && strstr(r, "d_qk 192, d_v 128") && strstr(r, "128 heads over 128 KV heads")
+	      && strstr(r, "cuDNN only") && strstr(r, "libcudnn.so.9: no such file"));
+	CHECK(kvw_mla_decode_reason(&l8, b, sizeof b) == NULL);
+	r = kvw_mla_decode_reason(&ds, b, sizeof b);
+	CHECK(r && strstr(r, "absorbed") && strstr(r, "d_qk 576, d_v 512") && strstr(r, "up to 256")
+	      && strstr(r, "128 heads"));
+	CHECK(r && strlen(r) <= 200); /* fits the record's reason beside the model name */
+}
+
 static void test_decode_point(void)
 {
 	kvw_decode_point p;
@@ -271,6 +375,8 @@ int main(void)
 	test_registry();
 	test_overlap_math();
 	test_decode_point();
+	test_layer_shapes();
+	test_probe_reasons();
 	test_profile_decode();
 	test_unbind();
 	test_tcp_staging();

@@ -2,8 +2,10 @@
  * machine has no usable device (three causes, three messages), the causal
  * attention grid (fills the SMs at short prompts, heaviest tiles first),
  * launch-loop timing (one pair of marks around the whole loop), the memory
- * check, and the cuDNN shim loader (it loads here where it was built, and
- * a missing or wrong shim leaves the reason the probes record). */
+ * check, which head sizes cuDNN's SDPA and the own kernel take (MLA's
+ * 192/128), and the cuDNN shim loader (it loads here where it was built,
+ * refuses head sizes cuDNN lacks, and a missing or wrong shim leaves the
+ * reason the probes record). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +128,29 @@ static void test_gemm_mode(void)
 	CHECK(!b.fast_accum && b.operand_bytes == 2);
 }
 
+/* cuDNN SDPA's head sizes (the frontend's support matrix) and the own
+ * kernel's: MLA's 192/128 is cuDNN's only, and on sm_90 and later only */
+static void test_sdpa_heads(void)
+{
+	char b[256];
+	CHECK(kvw_sdpa_head_refusal(128, 128, false, 90, b, sizeof b) == NULL);
+	CHECK(kvw_sdpa_head_refusal(64, 64, true, 90, b, sizeof b) == NULL);
+	CHECK(kvw_sdpa_head_refusal(192, 128, false, 90, b, sizeof b) == NULL);  /* DeepSeek-V3 prefill, MHA form */
+	CHECK(kvw_sdpa_head_refusal(192, 128, false, 100, b, sizeof b) == NULL); /* Blackwell */
+	CHECK(kvw_sdpa_head_refusal(192, 128, false, 0, b, sizeof b) == NULL);   /* card unknown: cuDNN decides */
+	CHECK(kvw_sdpa_head_refusal(192, 128, false, 80, b, sizeof b) == b && strstr(b, "sm_90") && strstr(b, "sm_80"));
+	CHECK(kvw_sdpa_head_refusal(256, 128, false, 90, b, sizeof b) && strstr(b, "d_qk 256, d_v 128"));
+	CHECK(kvw_sdpa_head_refusal(128, 192, false, 90, b, sizeof b) && strstr(b, "d_qk == d_v"));
+	/* the absorbed MLA decode: 576/512 */
+	CHECK(kvw_sdpa_head_refusal(576, 512, false, 90, b, sizeof b) && strstr(b, "up to 256"));
+	CHECK(kvw_sdpa_head_refusal(72, 72, true, 90, b, sizeof b) && strstr(b, "multiples of 16"));
+	CHECK(kvw_sdpa_head_refusal(72, 72, false, 90, b, sizeof b) == NULL);
+	CHECK(kvw_sdpa_head_refusal(100, 100, false, 90, b, sizeof b) && strstr(b, "multiples of 8"));
+	CHECK(kvw_attn_own_has(128, 128, 32, 8) && kvw_attn_own_has(64, 64, 8, 8));
+	CHECK(!kvw_attn_own_has(192, 128, 128, 128) && !kvw_attn_own_has(256, 256, 8, 8));
+	CHECK(!kvw_attn_own_has(128, 128, 32, 5) && !kvw_attn_own_has(128, 128, 32, 0));
+}
+
 #ifdef KVW_HAVE_CUDA
 static void test_cudnn_loader(void)
 {
@@ -149,6 +174,14 @@ static void test_cudnn_loader(void)
 	CHECK(r == NULL);
 	CHECK(kvw_cudnn_version() >= 90000);
 	printf("test_kernels: cuDNN shim loaded, cuDNN %ld\n", kvw_cudnn_version());
+	/* the shim refuses head sizes cuDNN lacks before building a graph (no GPU needed) */
+	kvw_sdpa_shape mla = { 1, 256, 256, 8, 8, 200, 128, true, KVW_SDPA_BF16, 0, 0 };
+	kvw_sdpa *p = NULL;
+	char why[256] = "";
+	CHECK(kvw_sdpa_create(&mla, &p, why, sizeof why) != 0 && p == NULL && strstr(why, "d_qk == d_v")
+	      && strstr(why, "d_qk 200, d_v 128"));
+	kvw_sdpa_shape absorbed = { 1, 1, 4096, 128, 1, 576, 512, false, KVW_SDPA_BF16, 0, 0 };
+	CHECK(kvw_sdpa_create(&absorbed, &p, why, sizeof why) != 0 && strstr(why, "up to 256"));
 #else
 	r = kvw_cudnn_load(NULL);
 	CHECK(r && strstr(r, "built without the cuDNN shim"));
@@ -164,6 +197,7 @@ int main(void)
 	test_time_loop();
 	test_fits();
 	test_gemm_mode();
+	test_sdpa_heads();
 #ifdef KVW_HAVE_CUDA
 	test_cudnn_loader();
 #endif
