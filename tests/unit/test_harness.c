@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog_arch.h"
 #include "check.h"
 #include "compare.h"
 #include "kvw_config.h"
@@ -151,17 +152,6 @@ static void test_overlap_math(void)
 	CHECK(!kvw_overlap_slowdown(0.8, 0.008, 1.0, 0.01, &sl, &noise, why, sizeof why));
 	CHECK(strstr(why, "faster than alone") != NULL);
 	CHECK(!kvw_overlap_slowdown(0, 0, 1.0, 0.01, &sl, &noise, why, sizeof why));
-}
-
-static kvw_arch load(const char *name)
-{
-	kvw_arch a;
-	kvw_diag d = { "" };
-	if (kvw_catalog_model(name, &a, &d)) {
-		fprintf(stderr, "cannot load %s: %s\n", name, d.msg);
-		memset(&a, 0, sizeof a);
-	}
-	return a;
 }
 
 static int group_of(const kvw_arch *a, bool moe)

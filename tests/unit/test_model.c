@@ -5,20 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "catalog_arch.h"
 #include "check.h"
 #include "kvw_config.h"
 #include "kvw_model.h"
-
-static kvw_arch load(const char *name)
-{
-	kvw_arch a;
-	kvw_diag d = { "" };
-	if (kvw_catalog_model(name, &a, &d)) {
-		fprintf(stderr, "cannot load %s: %s\n", name, d.msg);
-		memset(&a, 0, sizeof a);
-	}
-	return a;
-}
 
 /* KV bytes per token, bf16, tp 1: 2 * K * d * layers * 2 B (MLA: (r_kv + d_rope) * layers * 2 B) */
 static const struct { const char *model; double per_token; } kv_rows[] = {
