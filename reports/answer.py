@@ -132,13 +132,13 @@ def _winners(dep):
             where = f"on {n} here ({gbps(lo)}-{gbps(hi)} GB/s)"
         else:
             where = f"on {_names(links)}"
+        st = "a storage link" if len(links) == 1 else "storage links"
         if h is None and p[0] == "transfer":
-            clauses.append(f"load a stored prefix {where.replace('on ', 'from ', 1)} (a storage link)")
+            clauses.append(f"load a stored prefix {where.replace('on ', 'from ', 1)} ({st})")
         elif h is None and p[0] == "recompute":
-            clauses.append(f"recompute a stored prefix rather than load it {where.replace('on ', 'from ', 1)} "
-                           "(a storage link)")
+            clauses.append(f"recompute a stored prefix rather than load it {where.replace('on ', 'from ', 1)} ({st})")
         elif h is None:
-            clauses.append(f"{where} (a storage link), for a stored prefix, {_phrase(p)}")
+            clauses.append(f"{where} ({st}), for a stored prefix, {_phrase(p)}")
         elif h == p and h[0] == "transfer":
             clauses.append(f"transfer the KV cache {where}")
         elif h == p and h[0] == "recompute":

@@ -4,6 +4,7 @@ One headline sentence per deployment, then the verdict table (the
 report's, verdict_rows), read from DIR/crossover-*.json.  Exit 0 ok, 1 bad
 input.
 """
+import signal
 import sys
 import textwrap
 
@@ -28,7 +29,9 @@ def main(argv):
         return 1
     gpu = spec_gpu(res)
     for dep in deployments(res):
-        print(textwrap.fill(headline(dep, gpu["name"] if gpu else None), 110, subsequent_indent="  "))
+        # link and model names keep their hyphens on one line
+        print(textwrap.fill(headline(dep, gpu["name"] if gpu else None), 110, subsequent_indent="  ",
+                            break_on_hyphens=False))
     print()
     print(f"{'deployment':<34} {'link':<22} {'GB/s':>6} {'handoff':<9} {'exposed s':>9} {'prefix':<9} "
           f"{'load s':>8} {'recompute s':>11} {'B* GB/s':>8}  L* (stored prefix)")
@@ -41,4 +44,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends it quietly, as a Unix tool
     sys.exit(main(sys.argv))
