@@ -70,6 +70,15 @@ kvw_err kvw_cache_opt_lower_tiers(const kvw_args *a, const kvw_setup *st, kvw_ca
 	                                 a->ssd_link ? a->ssd_link : ssd_link_name(st), a->remote_link };
 	double gbps[KVW_TIERS] = { 0, a->dram_gbps, a->ssd_gbps, a->remote_gbps };
 	kvw_err err = KVW_OK;
+	for (int t = KVW_TIER_DRAM; t < KVW_TIERS; t++) { /* a tier's link options without the tier do nothing */
+		char lk[32], gb[32];
+		snprintf(lk, sizeof lk, "%s-link", kvw_tier_name(t));
+		snprintf(gb, sizeof gb, "%s-gbps", kvw_tier_name(t));
+		bool link = kvw_opts_seen(a, lk);
+		if (!sizes[t] && (link || kvw_opts_seen(a, gb)))
+			return kvw_fail(d, KVW_EUSAGE, "--%s describes the %s tier, but there is none: give --%s SIZE too",
+			                link ? lk : gb, kvw_tier_name(t), kvw_tier_name(t));
+	}
 	for (int t = KVW_TIER_DRAM; t < KVW_TIERS && !err; t++)
 		if (sizes[t] && !(err = kvw_cache_opt_size(kvw_tier_name(t), sizes[t], &g->tier[t].capacity_bytes, d)))
 			err = tier_link(st, g, t, links[t], gbps[t], source, d);

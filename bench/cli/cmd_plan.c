@@ -280,64 +280,30 @@ static kvw_err cache_refs(plan_state *p, kvw_diag *d)
 	return plan_run_jobs(p->ref, p->n_ref, &p->in, p->in.jobs, "the same without the cache", d);
 }
 
-/* the configurations a one-at-a-time search would have searched without the cache, from the
- * results of those searched in batches (a superset): the answer does not depend on the threads */
-static void cache_keep(plan_state *p, const int *order, int m, plan_job *all, const bool *ran)
+/* goodput without the cache, for every configuration: a cache can lower a configuration's goodput
+ * (a slow tier, loads queued on one store, waits a recompute would not have had), so no bound from
+ * the goodput with the cache may stop this search early; searched a thread's worth at a time, the
+ * answer does not depend on the threads */
+static kvw_err cache_winner(plan_state *p, kvw_diag *d)
 {
-	for (int k = 0; k < m && ran[k]; k++) {
-		int i = order[k];
-		if (p->nc_winner >= 0 && good(&p->jobs[i]) <= good_nc(p, p->nc_winner))
-			break;
-		p->nc[i] = all[k];
+	int n = p->n_jobs;
+	p->nc = calloc((size_t)n + 1, sizeof *p->nc);
+	p->nc_done = calloc((size_t)n + 1, sizeof *p->nc_done);
+	p->nc_winner = -1;
+	if (!p->nc || !p->nc_done)
+		return kvw_fail(d, KVW_ESYS, "out of memory");
+	for (int i = 0; i < n; i++) {
+		p->nc[i] = job(&p->in, &p->jobs[i].dep, 0);
+		p->nc[i].nocache = true;
+	}
+	kvw_err err = plan_run_jobs(p->nc, n, &p->in, p->in.jobs, "without the cache", d);
+	for (int i = 0; !err && i < n; i++) {
 		p->nc_done[i] = true;
 		p->n_nc++;
-		p->sims += all[k].g.sims;
+		p->sims += p->nc[i].g.sims;
 		if (good_nc(p, i) > 0 && (p->nc_winner < 0 || good_nc(p, i) > good_nc(p, p->nc_winner)))
 			p->nc_winner = i;
 	}
-}
-
-/* goodput without the cache, best cached first, until no configuration left could beat the best
- * found (a cache that takes prompt tokens and waits no longer than recomputing them does not
- * lower a configuration's goodput: test_sim_cache checks it); searched a thread's worth at a time */
-static kvw_err cache_winner(plan_state *p, kvw_diag *d)
-{
-	int n = p->n_jobs, *order = malloc((size_t)n * sizeof *order), m = 0;
-	p->nc = calloc((size_t)n + 1, sizeof *p->nc);
-	p->nc_done = calloc((size_t)n + 1, sizeof *p->nc_done);
-	plan_job *all = calloc((size_t)n + 1, sizeof *all);
-	bool *ran = calloc((size_t)n + 1, sizeof *ran);
-	p->nc_winner = -1;
-	kvw_err err = KVW_OK;
-	if (!order || !p->nc || !p->nc_done || !all || !ran)
-		err = kvw_fail(d, KVW_ESYS, "out of memory");
-	for (int i = 0; !err && i < n; i++)
-		if (good(&p->jobs[i]) > 0)
-			order[m++] = i;
-	for (int a = 1; a < m; a++) /* by cached goodput, stable */
-		for (int b = a; b > 0 && good(&p->jobs[order[b]]) > good(&p->jobs[order[b - 1]]); b--) {
-			int t = order[b];
-			order[b] = order[b - 1];
-			order[b - 1] = t;
-		}
-	double best = -1;
-	for (int k = 0; !err && k < m && good(&p->jobs[order[k]]) > best;) {
-		int k0 = k;
-		for (; k < m && k - k0 < p->in.jobs && good(&p->jobs[order[k]]) > best; k++) {
-			all[k] = job(&p->in, &p->jobs[order[k]].dep, 0);
-			all[k].nocache = true;
-			ran[k] = true;
-		}
-		err = plan_run_jobs(all + k0, k - k0, &p->in, p->in.jobs, "without the cache", d);
-		for (int b = k0; !err && b < k; b++)
-			if (all[b].g.found && all[b].g.per_gpu > best)
-				best = all[b].g.per_gpu;
-	}
-	if (!err)
-		cache_keep(p, order, m, all, ran);
-	free(order);
-	free(all);
-	free(ran);
 	return err;
 }
 
@@ -424,15 +390,23 @@ static void cache_sentence(const plan_state *p, char *buf, size_t len)
 		snprintf(buf, len, " The prefix cache makes the SLOs reachable: %.0f%% of prompt tokens come from it%s; "
 		         "without it no deployment searched meets them.", 100 * saved, ttft);
 	} else if (p->nc_winner == p->winner) {
-		snprintf(buf, len, " With the prefix cache %.0f%% of prompt tokens come from it%s, which raises this "
-		         "deployment's goodput from %s without the cache (%+.0f%%); without the cache the same deployment "
-		         "wins.", 100 * saved, ttft, alone, 100 * (good(w) / own - 1));
+		double gain = good(w) / own - 1, tol = p->in.bisect.rel_tol > 0 ? p->in.bisect.rel_tol : 0.02;
+		const char *does = fabs(gain) < 2 * tol ? "which leaves this deployment's goodput where it is"
+		                   : gain > 0 ? "which raises this deployment's goodput" : "which LOWERS this deployment's goodput";
+		snprintf(buf, len, " With the prefix cache %.0f%% of prompt tokens come from it%s, %s (%s without the "
+		         "cache, %+.0f%%); without the cache the same deployment wins.", 100 * saved, ttft, does, alone,
+		         100 * gain);
 	} else {
 		char other[160];
 		name_of(&p->jobs[p->nc_winner], other, sizeof other);
+		double best_nc = good_nc(p, p->nc_winner), tol = p->in.bisect.rel_tol > 0 ? p->in.bisect.rel_tol : 0.02;
+		char worse[200] = "";
+		if (good(w) < best_nc * (1 - 2 * tol))
+			snprintf(worse, sizeof worse, " The cache LOWERS the best goodput (%.3g req/s per GPU with it, %.3g "
+			         "without): as configured it costs more than it saves.", good(w), best_nc);
 		snprintf(buf, len, " The prefix cache changes the winner: %.0f%% of prompt tokens come from it%s, and "
-		         "without the cache %s would win at %.3g req/s per GPU (this deployment: %s without it).", 100 * saved,
-		         ttft, other, good_nc(p, p->nc_winner), alone);
+		         "without the cache %s would win at %.3g req/s per GPU (this deployment: %s without it).%s",
+		         100 * saved, ttft, other, best_nc, alone, worse);
 	}
 }
 
@@ -818,8 +792,8 @@ static void notes(kvw_out *o, const plan_state *p)
 		             "cache; its blocks are cached when its prefill ends; decode instances keep no cache (a local "
 		             "prefill computes everything, a handoff ships the whole prompt's KV); the HBM cache is what no "
 		             "request holds, and a request that hits still holds its whole context, so hits are a lower "
-		             "bound; without the cache: the same configuration at the same rate (TTFT), and goodput searched "
-		             "in order of goodput with the cache until no configuration left could beat the best found");
+		             "bound; without the cache: the same configuration at the same rate (TTFT), and every "
+		             "configuration's goodput searched again (a cache can cost goodput: a slow tier, queued loads)");
 	if (p->in.cache_on && p->winner >= 0)
 		kvw_out_note(o, "the engines' settings for the cache itself (vLLM's --enable-prefix-caching and "
 		             "--block-size, LMCache's chunk_size, tier sizes and min_retrieve_tokens, llm-d's prefix "

@@ -200,8 +200,10 @@ static void price_lower(kvw_cache *c, const kvw_cache_hit *hit, long h, long m, 
 	p->choice = k >= m ? KVW_CHOICE_RECOMPUTE : k == 0 ? KVW_CHOICE_LOAD : KVW_CHOICE_SPLIT;
 	p->used_tokens = p->cached_tokens - k;
 	used_by_tier(c, hit, k >= m ? hit->prefix_blocks : hit->hbm_lead + (int)(k / c->cfg.block_tokens), p);
-	if (load_start < now) /* the prefetch ran anyway; it is what took bandwidth */
+	if (load_start < now) { /* the prefetch ran anyway; it is what took bandwidth */
+		p->hidden_s = fmin(p->load_s, now - load_start);
 		return;
+	}
 	p->load_s = 0;
 	p->reg_start = now; /* only the back is loaded, from now */
 	for (int t = KVW_TIER_DRAM; t < KVW_TIERS; t++) {

@@ -69,8 +69,10 @@ static void count_hit(replay *rp, const kvw_cache_hit *hit, const kvw_cache_pric
 	}
 	st->choice[p->choice]++;
 	st->computed_tokens += (double)p->compute_tokens;
-	st->load_s += p->load_s;
-	st->hidden_s += p->hidden_s;
+	if (p->choice != KVW_CHOICE_RECOMPUTE) { /* a prefetch whose blocks were not used is no load */
+		st->load_s += p->load_s;
+		st->hidden_s += p->hidden_s;
+	}
 	st->hit_requests += hit->prefix_blocks > 0;
 	st->exposed_load_s += p->choice == KVW_CHOICE_LOAD ? p->prefix_s : 0;
 	st->suffix_s += p->suffix_s;

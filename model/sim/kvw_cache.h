@@ -264,7 +264,7 @@ typedef struct kvw_cache_stats {
 	long choice[4];                   /* requests by choice (kvw_cache_choice) */
 	long tier_choice[KVW_TIERS][4];   /* requests with hits in a tier, by the choice made */
 	long hit_requests;                /* requests with a cached prefix */
-	double load_s, hidden_s;          /* sum of load times, and the part that ran while queued */
+	double load_s, hidden_s;          /* sum of load times of load and split decisions, and the part that ran while queued */
 	double exposed_load_s;            /* sum of the waits for loads (choice load) after the prefill could start */
 	double suffix_s;                  /* sum of the compute after the prefixes */
 	double gpu_s;                     /* sum of (prefill end - start) x TP */

@@ -247,7 +247,7 @@ typedef struct kvw_sim_result {
 	double prefill_tokens;          /* prompt tokens first prefills computed; + prefix_tokens = tokens_in */
 	double prefix_tokens;           /* prompt tokens taken from the cache instead */
 	double prefix_hit_tokens;       /* cached prefix tokens found at placement */
-	double prefix_load_s, prefix_hidden_s; /* sums of the loads' times, and of their parts hidden while queued */
+	double prefix_load_s, prefix_hidden_s; /* sums of the load and split decisions' load times, and of their parts hidden while queued */
 	double prefix_wait_s;           /* sum of the waits for loads once a prefill could start */
 	long prefix_requests;           /* requests that found a cached prefix */
 	long prefix_choice[4];          /* requests by decision: none, load, recompute, split */

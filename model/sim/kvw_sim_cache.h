@@ -33,7 +33,7 @@
  * SSD or remote as any eviction).  The simulation does not share physical
  * blocks between requests: a request that hits still holds its whole
  * context, and the blocks of running requests count both in what they hold
- * and in the store, so memory is never overstated and hit rates are a
+ * and in the store, so memory is never understated and hit rates are a
  * lower bound for what vLLM's block sharing reaches.
  *
  * A request's life: at arrival the deployment places it (prefix_aware:

@@ -271,8 +271,9 @@ static void sc_price(void *st, size_t r, int inst, double arrival, double now, d
 	u->hit_tokens = p.cached_tokens;
 	u->used_tokens = p.used_tokens;
 	u->wait_s = fmax(0, p.prefix_s - front);
-	u->load_s = p.load_s;
-	u->hidden_s = p.hidden_s;
+	bool loaded = p.choice != KVW_CHOICE_RECOMPUTE; /* a prefetch whose blocks were not used is no load */
+	u->load_s = loaded ? p.load_s : 0;
+	u->hidden_s = loaded ? p.hidden_s : 0;
 	u->choice = (int)p.choice;
 }
 

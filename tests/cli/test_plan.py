@@ -245,6 +245,24 @@ def test_cache_outputs():
     check(CACHE_COLS <= set(header), f"csv carries the cache's columns: {CACHE_COLS - set(header)}")
     check(a[0] == 0 and a[1] == b[1], "the same CSV with the cache on 1 and 2 threads")
     test_cache_report(doc)
+    # a slow tier and no prefetch can make the cache cost goodput, so the search without it may
+    # not stop early: its winner and goodput are those of plain kvwall plan, every configuration
+    # searched
+    slow = ["--dram", "64GB", "--dram-gbps", "0.2", "--no-prefetch", "--json"]
+    rc, out, err = run(*CONV_SMALL, *slow)
+    doc = json.loads(out) if rc == 0 else {}
+    rc2, out2, err2 = run(*[a for a in CONV_SMALL if a != "--prefix-cache"], "--json")
+    plain = json.loads(out2) if rc2 == 0 else {}
+    check(rc == 0 and rc2 == 0, f"slow tier: exit {rc} {err} / {rc2} {err2}")
+    check(doc.get("nocache_searched") == len(doc.get("configurations", [])) > 0,
+          f"every configuration searched without the cache ({doc.get('nocache_searched')})")
+    check(doc.get("nocache_winner") == plain.get("winner"),
+          f"winner without the cache {doc.get('nocache_winner')} = plain plan's {plain.get('winner')}")
+    # (the routing variants go with the best disaggregated split, which the cache may change)
+    by = {c["config"]: c for c in plain.get("configurations", [])}
+    both = [c for c in doc.get("configurations", []) if c["config"] in by]
+    check(len(both) >= 6 and all(c.get("goodput_per_gpu_nocache") == by[c["config"]]["goodput_per_gpu"]
+                                 for c in both), "each configuration's goodput without the cache = plain plan's")
 
 
 def test_cache_report(doc):
@@ -264,8 +282,9 @@ def test_cache_report(doc):
         check("Prefix cache" not in "".join(section.html({"plan": plain, "dir": tmp})), "report: no cache line without")
 
 
-CACHE_BAD = [  # the same message as kvwall cache's, the same exit code (compared for the first four)
+CACHE_BAD = [  # the same message as kvwall cache's, the same exit code (compared for the first five)
     (["--synthetic", "200", "--rate", "1"], [], 1, "has no hash_ids"),
+    (["--ssd-gbps", "5"], ["--ssd-gbps", "5"], 1, "--ssd-gbps describes the ssd tier, but there is none"),
     (["--dram", "0"], ["--dram", "0"], 1, "--dram 0: a tier must hold at least one block"),
     (["--dram", "1MB"], ["--dram", "1MB"], 1, "dram tier: 1e+06 bytes hold no block"),
     (["--block-tokens", "300"], ["--block-tokens", "300"], 1, "must divide the trace's 512-token block"),
@@ -288,7 +307,7 @@ def test_cache_bad_input():
             check(rc == code and len(err.strip().split("\n")) == 1 and needle in err,
                   f"plan {extra}: exit {rc} (want {code}), stderr {err!r} should be one line with {needle!r}")
             check(out == "" and not os.path.exists(target), f"plan {extra}: partial output left")
-            if k >= 4:
+            if k >= 5:
                 continue
             ctrace = ["--trace", "azure-llm-2023-conv"] if "--synthetic" in extra else []
             hbm = [] if "--hbm" in cache_extra else ["--hbm", "20GB"]

@@ -240,6 +240,10 @@ static void test_price(void)
 	CHECK(labs(p.split_tokens - best.best_prefix) <= 16);
 	CHECK(p.used_tokens + p.compute_tokens == L);
 	CHECK_NEAR(p.suffix_s, kvw_recompute_s(&sc, (double)L) - kvw_recompute_s(&sc, 8192), 1e-9);
+	/* a prefetch started just before: still a split, and the part that ran while queued is hidden */
+	kvw_cache_price(c, &hit, L, 4.99, 5.0, &p);
+	CHECK(p.choice == KVW_CHOICE_SPLIT && p.load_s > 0.01);
+	CHECK_NEAR(p.hidden_s, 0.01, 1e-9);
 	/* prefetch that started long before: loading is free, all hidden */
 	kvw_cache_price(c, &hit, L, 0.0, 5.0, &p);
 	CHECK(p.choice == KVW_CHOICE_LOAD && p.prefix_s == 0 && p.hidden_s == p.load_s && p.load_s > 0);
