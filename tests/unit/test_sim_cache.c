@@ -126,6 +126,17 @@ static void test_off(void)
 	}
 }
 
+/* a copy of the conversation trace's requests for a test to change (free its req) */
+static bool copy_conv(kvw_workload *w)
+{
+	*w = conv;
+	w->req = malloc(conv.n * sizeof *w->req);
+	CHECK(w->req != NULL);
+	if (w->req)
+		memcpy(w->req, conv.req, conv.n * sizeof *w->req);
+	return w->req != NULL;
+}
+
 /* ---- against the replay ----------------------------------------------------------------------- */
 
 static void test_replay(void)
@@ -135,15 +146,11 @@ static void test_replay(void)
 	kvw_sim_cache_cfg g = cache_cfg(INFINITY, INFINITY);
 	/* the trace's requests in its order, 1000 s apart: each prefill ends before the next arrives
 	 * (the trace itself stamps many requests with the same second, and those overlap at any rate) */
-	kvw_workload apart = conv;
-	apart.req = malloc(conv.n * sizeof *apart.req);
-	CHECK(apart.req != NULL);
-	if (!apart.req)
+	kvw_workload apart;
+	if (!copy_conv(&apart))
 		return;
-	for (size_t i = 0; i < conv.n; i++) {
-		apart.req[i] = conv.req[i];
+	for (size_t i = 0; i < conv.n; i++)
 		apart.req[i].arrival_s = 1000.0 * (double)i;
-	}
 	kvw_sim_result r = sim(&c, &one, &apart, 1, 0, &g);
 	books(&r, &apart, apart.n);
 	kvw_cache_cfg rg = g.cache;
@@ -225,15 +232,11 @@ static void test_slower_tier(void)
 	 * load, hence a prefill's end, hence what later prompts find cached, and with the split among the
 	 * choices fewer blocks cached never price below more; so every TTFT, and so the mean and p90,
 	 * never fall */
-	kvw_workload w = conv;
-	w.req = malloc(conv.n * sizeof *w.req);
-	CHECK(w.req != NULL);
-	if (!w.req)
+	kvw_workload w;
+	if (!copy_conv(&w))
 		return;
-	for (size_t i = 0; i < conv.n; i++) {
-		w.req[i] = conv.req[i];
+	for (size_t i = 0; i < conv.n; i++)
 		w.req[i].output_tokens = 1;
-	}
 	kvw_cluster one = cluster(1);
 	kvw_deploy dep1 = agg(1, 1);
 	dep1.g[0].chunk = 1L << 20;
