@@ -127,6 +127,17 @@ def test_limits():
     check(all(r["preemptions"] == 0 for r in rows), "no queueing, no preemption at rate scale -> 0")
     rc, out, err = run(*SMALL, "--rate-scale", "1e9")
     check(rc == 4 and "grows without bound" in err and out == "", f"rate scale -> inf refused: {rc} {err!r}")
+    # at a fixed rate where no deployment meets the SLOs: exit 4 for a script, and the evaluation
+    # (what each reached) for the person who asked, to --output too
+    with tempfile.TemporaryDirectory() as tmp:
+        target = os.path.join(tmp, "fixed.json")
+        rc, out, err = run(*SMALL, "--rate-scale", "2", "--ttft-ms", "1", "--tpot-ms", "1", "--json",
+                           "--output", target)
+        doc = json.load(open(target)) if os.path.exists(target) else {}
+        check(rc == 4 and len(err.strip().split("\n")) == 1 and "no deployment meets the SLOs" in err,
+              f"fixed rate, SLOs unmet: exit {rc}, {err!r}")
+        check(doc.get("slo_met") is False and len(doc.get("configurations", [])) > 0,
+              "fixed rate, SLOs unmet: the evaluation is written, saying so")
 
 
 BAD = [
