@@ -21,6 +21,14 @@
 		} \
 	} while (0)
 
+/* In a function returning cudaError_t: returns the failed call's error. */
+#define KVW_CU_RET(call) \
+	do { \
+		cudaError_t c_ = (call); \
+		if (c_ != cudaSuccess) \
+			return c_; \
+	} while (0)
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -288,12 +288,6 @@ static cudaError_t forward(engine *e, long t, cudaStream_t s)
 {
 	const kvw_arch *a = e->a;
 	size_t rows = (size_t)t;
-#define STEP(call) \
-	do { \
-		cudaError_t c_ = (call); \
-		if (c_ != cudaSuccess) \
-			return c_; \
-	} while (0)
 #define GEMM(i, x, y) \
 	do { \
 		if (kvw_gemm_run(e->g[i], w[i], (x), (y), s) != 0) \
@@ -303,25 +297,24 @@ static cudaError_t forward(engine *e, long t, cudaStream_t s)
 		int slot = l % e->distinct;
 		void **w = &e->w[slot * N_GEMM];
 		char *k = e->kv[slot], *v = k + 2 * rows * (size_t)e->kvd;
-		STEP(kvw_rmsnorm(e->x, e->gamma, e->xn, t, e->h, 1e-5f, s));
+		KVW_CU_RET(kvw_rmsnorm(e->x, e->gamma, e->xn, t, e->h, 1e-5f, s));
 		GEMM(QKV, e->xn, e->big);
-		STEP(kvw_qkv_split(e->big, e->q, k, v, t, a->n_heads, a->n_kv_heads, a->head_dim, 10000.0f, s));
+		KVW_CU_RET(kvw_qkv_split(e->big, e->q, k, v, t, a->n_heads, a->n_kv_heads, a->head_dim, 10000.0f, s));
 		if (e->att) {
 			char why[256];
 			if (kvw_sdpa_run(e->att, e->q, k, v, e->o, NULL, s, why, sizeof why) != 0)
 				return cudaErrorUnknown;
 		} else {
-			STEP(kvw_attention(e->q, k, v, e->o, (int)t, a->n_heads, a->n_kv_heads, a->head_dim, s));
+			KVW_CU_RET(kvw_attention(e->q, k, v, e->o, (int)t, a->n_heads, a->n_kv_heads, a->head_dim, s));
 		}
 		GEMM(O, e->o, e->tmp);
-		STEP(kvw_add(e->x, e->tmp, rows * (size_t)e->h, s));
-		STEP(kvw_rmsnorm(e->x, e->gamma, e->xn, t, e->h, 1e-5f, s));
+		KVW_CU_RET(kvw_add(e->x, e->tmp, rows * (size_t)e->h, s));
+		KVW_CU_RET(kvw_rmsnorm(e->x, e->gamma, e->xn, t, e->h, 1e-5f, s));
 		GEMM(UP, e->xn, e->big);
-		STEP(kvw_silu_mul(e->big, e->act, t, e->inter, s));
+		KVW_CU_RET(kvw_silu_mul(e->big, e->act, t, e->inter, s));
 		GEMM(DOWN, e->act, e->tmp);
-		STEP(kvw_add(e->x, e->tmp, rows * (size_t)e->h, s));
+		KVW_CU_RET(kvw_add(e->x, e->tmp, rows * (size_t)e->h, s));
 	}
-#undef STEP
 #undef GEMM
 	return cudaSuccess;
 }

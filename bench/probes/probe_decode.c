@@ -234,12 +234,6 @@ static cudaError_t attention(dstep *p, cudaStream_t st)
 	return kvw_decode_attention(&a, st);
 }
 
-#define STEP(call) \
-	do { \
-		cudaError_t c_ = (call); \
-		if (c_ != cudaSuccess) \
-			return c_; \
-	} while (0)
 #define GEMM(i, e, x, y) \
 	do { \
 		if (kvw_gemm_run(p->g[i], wptr(p, i, e), (x), (y), st) != 0) \
@@ -252,29 +246,29 @@ static cudaError_t layer(dstep *p, cudaStream_t st)
 	const dshape *s = &p->s;
 	long b = p->batch, rows = s->ffn_rows;
 	size_t nx = (size_t)b * s->h, no = (size_t)b * s->heads * s->dim, na = (size_t)rows * s->width;
-	STEP(kvw_rmsnorm(p->x, p->gamma, p->xn, b, s->h, 1e-5f, st));
+	KVW_CU_RET(kvw_rmsnorm(p->x, p->gamma, p->xn, b, s->h, 1e-5f, st));
 	if (p->fp8)
-		STEP(kvw_quant_fp8(p->xn, p->xq, nx, st));
+		KVW_CU_RET(kvw_quant_fp8(p->xn, p->xq, nx, st));
 	GEMM(QKV, 0, p->fp8 ? p->xq : p->xn, p->qkv);
-	STEP(kvw_decode_qkv(p->qkv, p->q, p->kpool, p->vpool, p->table, p->per_seq, (int)b, s->heads, s->kv_heads, s->dim,
-	                    p->ctx - 1, 10000.0f, st));
-	STEP(attention(p, st));
+	KVW_CU_RET(kvw_decode_qkv(p->qkv, p->q, p->kpool, p->vpool, p->table, p->per_seq, (int)b, s->heads, s->kv_heads,
+	                          s->dim, p->ctx - 1, 10000.0f, st));
+	KVW_CU_RET(attention(p, st));
 	if (p->fp8)
-		STEP(kvw_quant_fp8(p->o, p->oq, no, st));
+		KVW_CU_RET(kvw_quant_fp8(p->o, p->oq, no, st));
 	GEMM(O, 0, p->fp8 ? p->oq : p->o, p->tmp);
-	STEP(kvw_add(p->x, p->tmp, nx, st));
-	STEP(kvw_rmsnorm(p->x, p->gamma, p->xn, b, s->h, 1e-5f, st));
+	KVW_CU_RET(kvw_add(p->x, p->tmp, nx, st));
+	KVW_CU_RET(kvw_rmsnorm(p->x, p->gamma, p->xn, b, s->h, 1e-5f, st));
 	if (p->fp8)
-		STEP(kvw_quant_fp8(p->xn, p->xq, nx, st));
+		KVW_CU_RET(kvw_quant_fp8(p->xn, p->xq, nx, st));
 	for (int e = 0; e < s->experts; e++) {
 		GEMM(UP, e, p->fp8 ? p->xq : p->xn, p->gu);
 		if (s->gated)
-			STEP(kvw_silu_mul(p->gu, p->act, rows, s->width, st));
+			KVW_CU_RET(kvw_silu_mul(p->gu, p->act, rows, s->width, st));
 		if (p->fp8)
-			STEP(kvw_quant_fp8(s->gated ? p->act : p->gu, p->aq, na, st));
+			KVW_CU_RET(kvw_quant_fp8(s->gated ? p->act : p->gu, p->aq, na, st));
 		GEMM(DOWN, e, p->fp8 ? p->aq : s->gated ? p->act : p->gu, p->tmp);
 	}
-	STEP(kvw_add(p->x, p->tmp, nx, st));
+	KVW_CU_RET(kvw_add(p->x, p->tmp, nx, st));
 	return cudaSuccess;
 }
 
